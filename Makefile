@@ -1,0 +1,76 @@
+# intentloop — one target per habit. Every target does its own set-up.
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
+export PYTHONPATH := operator:intents:adapters:lab
+
+.PHONY: help setup venv system-deps controlplane lint fmt crds crds-check test unit adapters-test e2e demo demo-down bench clean
+
+help:
+	@echo "make demo    - local control plane + lab + operator + example intents"
+	@echo "make test    - lint, crds-check, unit, adapter and e2e tests (does its own set-up)"
+	@echo "make bench   - benchmarks into benchmarks/results/"
+
+$(BIN)/intentloop: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/intentloop
+
+# Debian packages the lab needs: netconfd (real NETCONF server) behind a private sshd.
+system-deps:
+	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd; then \
+	  echo "[setup] installing netconfd and openssh-server from Debian"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server >/dev/null; \
+	fi
+
+# The real kube-apiserver, etcd, kube-controller-manager and kubectl, built once and cached.
+controlplane:
+	@bash hack/build-k8s.sh >/dev/null
+
+setup: venv system-deps controlplane
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PKGS)
+	$(BIN)/lint-imports
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+crds: venv
+	$(BIN)/intentloop crds generate --out crds/
+
+crds-check: venv
+	$(BIN)/intentloop crds check --dir crds/
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+adapters-test: venv system-deps
+	$(BIN)/pytest -q tests/adapters
+
+e2e: setup
+	$(BIN)/pytest -q tests/e2e
+
+test: setup lint crds-check
+	$(BIN)/pytest -q tests
+
+demo: setup
+	$(BIN)/intentloop demo
+
+demo-down: venv
+	$(BIN)/intentloop demo down
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Device I/O: one DeviceAdapter protocol, NETCONF and gNMI implementations, transactions."""

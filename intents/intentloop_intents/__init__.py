@@ -1,0 +1,4 @@
+"""intentloop's pure domain core: resource models, topology, paths, compilation.
+
+Nothing here performs I/O or imports Kubernetes, kopf or device libraries.
+"""

@@ -1,0 +1,12 @@
+"""The device configuration model: what intentloop configures on a device, vendor-neutral."""
+
+from intentloop_intents.device.model import (
+    DeviceConfigTree,
+    Interface,
+    Policer,
+    SubInterface,
+    Vlan,
+    Vrf,
+)
+
+__all__ = ["DeviceConfigTree", "Interface", "Policer", "SubInterface", "Vlan", "Vrf"]

@@ -1,0 +1,119 @@
+"""The vendor-neutral configuration of one device, as intentloop manages it.
+
+Every adapter renders this tree into its device's native form (NETCONF XML in the
+`urn:intentloop:device` namespace, gNMI JSON_IETF under `/intentloop-device:device`) and
+parses the device's running configuration back into it, so "read running → model"
+round-trips. Each item carries the set of intents that need it (`owners`): shared items are
+removed only when their last owner goes, and every line on a device can be traced to intent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+InterfaceName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_/:.\-]*$")
+]
+VlanId = Annotated[int, Field(ge=1, le=4094)]
+OwnerRef = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owners: frozenset[OwnerRef] = frozenset()
+
+
+class Interface(_Item):
+    """A physical (customer- or core-facing) port."""
+
+    name: InterfaceName
+    enabled: bool = True
+    description: str = Field(default="", max_length=240)
+    mtu: int | None = Field(default=None, ge=68, le=9216)
+
+
+class Vlan(_Item):
+    vlan_id: VlanId
+    name: str = Field(default="", max_length=64)
+
+
+class Policer(_Item):
+    """A per-service bandwidth policer (committed information rate)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    rate_mbps: int = Field(ge=1, le=400_000)
+    burst_kbytes: int = Field(default=1000, ge=1, le=1_000_000)
+
+
+class Vrf(_Item):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    route_target: str = Field(default="", max_length=64)
+    description: str = Field(default="", max_length=240)
+
+
+class SubInterface(_Item):
+    """A VLAN-tagged sub-interface of a port; its name is `<parent>.<vlan>`."""
+
+    parent: InterfaceName
+    vlan_id: VlanId
+    description: str = Field(default="", max_length=240)
+    vrf: str | None = None
+    policer: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent}.{self.vlan_id}"
+
+
+class DeviceConfigTree(BaseModel):
+    """The part of a device's configuration that intentloop owns, in canonical order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interfaces: tuple[Interface, ...] = ()
+    vlans: tuple[Vlan, ...] = ()
+    policers: tuple[Policer, ...] = ()
+    vrfs: tuple[Vrf, ...] = ()
+    subinterfaces: tuple[SubInterface, ...] = ()
+
+    @model_validator(mode="after")
+    def _keys_are_unique_and_references_resolve(self) -> DeviceConfigTree:
+        _unique("interfaces", [i.name for i in self.interfaces])
+        _unique("vlans", [str(v.vlan_id) for v in self.vlans])
+        _unique("policers", [p.name for p in self.policers])
+        _unique("vrfs", [v.name for v in self.vrfs])
+        _unique("subinterfaces", [s.name for s in self.subinterfaces])
+        policers = {p.name for p in self.policers}
+        vrfs = {v.name for v in self.vrfs}
+        for sub in self.subinterfaces:
+            if sub.policer is not None and sub.policer not in policers:
+                raise ValueError(f"subinterfaces[{sub.name}].policer: unknown {sub.policer!r}")
+            if sub.vrf is not None and sub.vrf not in vrfs:
+                raise ValueError(f"subinterfaces[{sub.name}].vrf: unknown {sub.vrf!r}")
+        return self
+
+    def canonical(self) -> DeviceConfigTree:
+        """The same tree with every list sorted by key, so equal configs compare equal."""
+        return DeviceConfigTree(
+            interfaces=tuple(sorted(self.interfaces, key=lambda i: i.name)),
+            vlans=tuple(sorted(self.vlans, key=lambda v: v.vlan_id)),
+            policers=tuple(sorted(self.policers, key=lambda p: p.name)),
+            vrfs=tuple(sorted(self.vrfs, key=lambda v: v.name)),
+            subinterfaces=tuple(sorted(self.subinterfaces, key=lambda s: (s.parent, s.vlan_id))),
+        )
+
+    def is_empty(self) -> bool:
+        return not (
+            self.interfaces or self.vlans or self.policers or self.vrfs or self.subinterfaces
+        )
+
+
+def _unique(field: str, keys: list[str]) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise ValueError(f"{field}: duplicate key {key!r}")
+        seen.add(key)

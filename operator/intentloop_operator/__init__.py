@@ -1,0 +1,1 @@
+"""intentloop operator: kopf handlers wiring the domain core to Kubernetes."""
