@@ -1,2 +1,112 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""`intentloop` — the command line: control plane, CRDs, operator, lab and demo.
+
+Every subcommand is a small function taking the parsed arguments and returning an exit
+code; the lab and the local control plane are imported lazily (they are development tools,
+not part of the operator a cluster runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from intentloop_operator import crdfiles
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from intentloop_lab import controlplane
+
+    cp = controlplane.ControlPlane(Path(args.state_dir) if args.state_dir else None)
+    if args.action == "up":
+        st = cp.up()
+        print(f"control plane ready at {st.server}", file=sys.stderr)
+        print(f"kubectl --kubeconfig {cp.kubeconfig} get ns", file=sys.stderr)
+    elif args.action == "down":
+        cp.down(purge=args.purge)
+    elif args.action == "status":
+        st = cp.state()
+        running = cp.is_running()
+        print(f"state dir: {cp.dir}")
+        print(f"running:   {running}")
+        if st is not None:
+            print(f"server:    {st.server}")
+            for name, pid in st.pids.items():
+                print(f"  {name:<24} pid {pid}")
+        return 0 if running else 3
+    elif args.action == "kubeconfig":
+        print(cp.kubeconfig)
+    return 0
+
+
+def _crds(args: argparse.Namespace) -> int:
+    if args.action == "generate":
+        for path in crdfiles.write(Path(args.out)):
+            print(path)
+        return 0
+    problems = crdfiles.check(Path(args.dir))
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print("crds/ disagrees with the models: run `make crds`", file=sys.stderr)
+        return 1
+    print(f"{args.dir}: in step with the models")
+    return 0
+
+
+def _operator(args: argparse.Namespace) -> int:
+    from intentloop_operator import running
+
+    return running.run(
+        kubeconfig=args.kubeconfig,
+        namespace=args.namespace,
+        metrics_port=args.metrics_port,
+        peering=args.peering,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intentloop", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cluster = sub.add_parser("cluster", help="the local Kubernetes control plane")
+    cluster.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
+    cluster.add_argument("--purge", action="store_true", help="down: also remove all state")
+    cluster.add_argument("--state-dir", default=None)
+    cluster.set_defaults(func=_cluster)
+
+    crds = sub.add_parser("crds", help="CustomResourceDefinitions generated from the models")
+    crds.add_argument("action", choices=["generate", "check"])
+    crds.add_argument("--out", default="crds")
+    crds.add_argument("--dir", default="crds")
+    crds.set_defaults(func=_crds)
+
+    op = sub.add_parser("operator", help="run the operator against the configured cluster")
+    op.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    op.add_argument("--namespace", default="intentloop-system")
+    op.add_argument("--metrics-port", type=int, default=8080)
+    op.add_argument("--peering", default=None, help="kopf peering name (HA); default: none")
+    op.set_defaults(func=_operator)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The lab and the demo are development tools: present when their package is installed."""
+    try:
+        from intentloop_lab import cli as lab_cli
+    except ImportError:  # pragma: no cover - the lab is optional in a deployed operator
+        return
+    lab_cli.register(sub)
+    from intentloop_operator import demo
+
+    demo.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    raise SystemExit(args.func(args))

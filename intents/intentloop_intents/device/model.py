@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 InterfaceName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_/:.\-]*$")
@@ -21,7 +22,10 @@ OwnerRef = Annotated[str, Field(min_length=1, max_length=253)]
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # camelCase aliases only for the Kubernetes form (DeviceConfig.spec); Python uses snake_case.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
 
     owners: frozenset[OwnerRef] = frozenset()
 
@@ -71,7 +75,9 @@ class SubInterface(_Item):
 class DeviceConfigTree(BaseModel):
     """The part of a device's configuration that intentloop owns, in canonical order."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
 
     interfaces: tuple[Interface, ...] = ()
     vlans: tuple[Vlan, ...] = ()

@@ -1,0 +1,241 @@
+"""Inventory, owned by the platform team: Device, Link, ResourcePool (cluster-scoped)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from intentloop_intents.resources.meta import (
+    LIST_SET,
+    CamelModel,
+    Conditions,
+    InterfaceName,
+    K8sName,
+    SecretRef,
+    ShortText,
+    StatusModel,
+    cel,
+    list_map,
+    validations,
+)
+
+# A host name, an IPv4 address or an IPv6 address (checked loosely by pattern, exactly by CEL).
+Address = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^(([A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]+)$",
+    ),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+SshHostKey = Annotated[
+    str,
+    Field(
+        max_length=4096,
+        pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$",
+        description="The device's SSH host public key, 'TYPE BASE64'; NETCONF sessions to a "
+        "device presenting any other key are refused.",
+    ),
+]
+
+
+class DriftPolicy(StrEnum):
+    REPAIR = "repair"
+    REPORT = "report"
+
+
+class DeviceRole(StrEnum):
+    CORE = "core"
+    EDGE = "edge"
+    ACCESS = "access"
+
+
+class NetconfEndpoint(CamelModel):
+    port: Port = 830
+    host_key: SshHostKey
+    credentials_secret_ref: SecretRef = Field(
+        description="A kubernetes.io/ssh-auth Secret: 'username' and 'ssh-privatekey'."
+    )
+
+
+class GnmiTls(CamelModel):
+    ca_secret_ref: SecretRef = Field(description="A Secret whose 'ca.crt' signs the target.")
+    server_name: Annotated[str, Field(max_length=253)] = ""
+
+
+class GnmiEndpoint(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.insecure || has(self.tls)",
+                "tls is required unless insecure is explicitly true",
+                field_path=".tls",
+            )
+        )
+    }
+
+    port: Port = 57400
+    tls: GnmiTls | None = None
+    insecure: bool = Field(
+        default=False, description="Plain-text gNMI. Only for labs; TLS is the default."
+    )
+    credentials_secret_ref: SecretRef | None = None
+
+
+class DeviceSpec(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "has(self.netconf) || has(self.gnmi)",
+                "a device needs at least one management endpoint: netconf or gnmi",
+            ),
+            cel(
+                "!self.address.contains(':') || isIP(self.address)",
+                "address is not a valid IPv6 address",
+                field_path=".address",
+            ),
+            cel(
+                "!self.address.matches('^[0-9.]+$') || isIP(self.address)",
+                "address is not a valid IPv4 address",
+                field_path=".address",
+            ),
+        )
+    }
+
+    address: Address
+    platform: ShortText = ""
+    role: DeviceRole = DeviceRole.EDGE
+    site: ShortText = ""
+    drift_policy: DriftPolicy = DriftPolicy.REPAIR
+    interfaces: list[InterfaceName] = Field(
+        default_factory=list,
+        max_length=1024,
+        description="Customer-facing ports that services may use.",
+        json_schema_extra=LIST_SET,
+    )
+    netconf: NetconfEndpoint | None = None
+    gnmi: GnmiEndpoint | None = None
+
+
+class DeviceStatus(StatusModel):
+    phase: ShortText = ""
+    reachable: bool | None = None
+    capabilities: list[Annotated[str, Field(max_length=1024)]] = Field(default_factory=list)
+    software_version: ShortText = ""
+    in_sync: bool | None = None
+    last_seen: datetime | None = None
+    observed_generation: int | None = None
+    conditions: Conditions
+
+
+class LinkEndpoint(CamelModel):
+    device: K8sName
+    interface: InterfaceName
+
+
+class LinkSpec(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.a.device != self.b.device || self.a.interface != self.b.interface",
+                "a and b must be two different endpoints",
+                field_path=".b",
+            ),
+            cel(
+                "self.a.device != self.b.device",
+                "a link joins two different devices",
+                field_path=".b.device",
+            ),
+        )
+    }
+
+    a: LinkEndpoint
+    b: LinkEndpoint
+    capacity_mbps: int = Field(gt=0, le=10_000_000)
+    latency_ms: float = Field(default=1.0, ge=0, le=10_000)
+    cost: int = Field(default=10, ge=1, le=1_000_000)
+    srlgs: list[ShortText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Shared-risk link groups: links that fail together.",
+        json_schema_extra=LIST_SET,
+    )
+
+
+class OperState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+class LinkStatus(StatusModel):
+    oper_state: OperState = OperState.UNKNOWN
+    measured_latency_ms: float | None = None
+    utilisation_mbps: float | None = None
+    reserved_mbps: int = 0
+    observed_generation: int | None = None
+    conditions: Conditions
+
+
+class PoolKind(StrEnum):
+    VLAN = "vlan"
+    VRF = "vrf"
+    ROUTE_TARGET = "routeTarget"
+
+
+class IdRange(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel("self.start <= self.end", "start must not be greater than end", field_path=".end")
+        )
+    }
+
+    start: int = Field(ge=0, le=4_294_967_295)
+    end: int = Field(ge=0, le=4_294_967_295)
+
+
+class ResourcePoolSpec(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.kind != 'vlan' || self.ranges.all(r, r.start >= 1 && r.end <= 4094)",
+                "VLAN pools must stay within 1..4094",
+                field_path=".ranges",
+            ),
+        )
+    }
+
+    kind: PoolKind
+    ranges: list[IdRange] = Field(
+        min_length=1, max_length=64, json_schema_extra=list_map("start")
+    )
+    exclude: list[Annotated[int, Field(ge=0, le=4_294_967_295)]] = Field(
+        default_factory=list, max_length=4096, json_schema_extra=LIST_SET
+    )
+    route_target_asn: int | None = Field(
+        default=None, ge=1, le=4_294_967_295, description="ASN used in allocated route targets"
+    )
+
+
+class ResourcePoolStatus(StatusModel):
+    size: int = 0
+    allocated: int = 0
+    observed_generation: int | None = None
+    conditions: Conditions
+
+
+__all__ = [
+    "DeviceSpec",
+    "DeviceStatus",
+    "DriftPolicy",
+    "GnmiEndpoint",
+    "LinkSpec",
+    "LinkStatus",
+    "NetconfEndpoint",
+    "ResourcePoolSpec",
+    "ResourcePoolStatus",
+]

@@ -1,0 +1,131 @@
+"""Operations, written by the operator and read by people: Transaction, DeviceConfig, Alarm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from intentloop_intents.device import DeviceConfigTree
+from intentloop_intents.resources.meta import (
+    CamelModel,
+    Conditions,
+    K8sName,
+    ObjectRef,
+    ShortText,
+    StatusModel,
+    Text,
+    list_map,
+)
+from intentloop_intents.resources.inventory import DriftPolicy
+
+NativeDiff = Annotated[str, Field(max_length=65536)]
+
+
+class TransactionSpec(CamelModel):
+    intent_ref: ObjectRef | None = Field(
+        default=None, description="The intent this transaction realises, if any"
+    )
+    dry_run: bool = Field(default=False, description="Only plan: show diffs, touch no device")
+    devices: list[K8sName] = Field(
+        default_factory=list, max_length=1024, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+
+
+class TransactionPhase(StrEnum):
+    PENDING = "Pending"
+    PLANNED = "Planned"
+    COMMITTED = "Committed"
+    NO_CHANGE = "NoChange"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class DeviceTransactionResult(StatusModel):
+    device: K8sName
+    phase: ShortText = ""
+    outcome: ShortText = ""
+    diff: NativeDiff = ""
+    error: Text = ""
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class TransactionStatus(StatusModel):
+    phase: ShortText = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    failed_device: ShortText = ""
+    message: Text = ""
+    devices: list[DeviceTransactionResult] = Field(
+        default_factory=list, json_schema_extra=list_map("device")
+    )
+    observed_generation: int | None = None
+    conditions: Conditions
+
+
+class DeviceConfigSpec(CamelModel):
+    device: K8sName
+    config: DeviceConfigTree = Field(default_factory=DeviceConfigTree)
+
+
+class Deviation(StatusModel):
+    path: Text
+    intended: Text = ""
+    actual: Text = ""
+
+
+class DeviceConfigStatus(StatusModel):
+    in_sync: bool | None = None
+    drift_policy: DriftPolicy | None = None
+    deviations: list[Deviation] = Field(default_factory=list, max_length=100)
+    last_checked: datetime | None = None
+    last_applied_transaction: ShortText = ""
+    repairs: int = 0
+    observed_generation: int | None = None
+    conditions: Conditions
+
+
+class Severity(StrEnum):
+    """X.733 perceived severity."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INDETERMINATE = "indeterminate"
+    CLEARED = "cleared"
+
+
+class AlarmState(StrEnum):
+    ACTIVE = "active"
+    CLEARED = "cleared"
+
+
+class AlarmSpec(CamelModel):
+    """The only part people write: acknowledgement (TMF642 ackState)."""
+
+    acknowledged: bool = False
+    acknowledged_by: ShortText = ""
+
+
+class AlarmStatus(StatusModel):
+    alarm_type: ShortText = ""
+    perceived_severity: Severity = Severity.INDETERMINATE
+    probable_cause: ShortText = ""
+    specific_problem: Text = ""
+    source: ObjectRef | None = None
+    state: AlarmState = AlarmState.ACTIVE
+    ack_state: ShortText = "unacknowledged"
+    raised_time: datetime | None = None
+    changed_time: datetime | None = None
+    cleared_time: datetime | None = None
+    is_root_cause: bool = False
+    root_cause_ref: ObjectRef | None = None
+    correlated_alarms: list[ObjectRef] = Field(default_factory=list, max_length=1000)
+    affected_services: list[ObjectRef] = Field(default_factory=list, max_length=1000)
+    count: int = 1
+    observed_generation: int | None = None
+    conditions: Conditions
