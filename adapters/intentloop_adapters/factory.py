@@ -1,0 +1,60 @@
+"""Build the right adapter for a Device from its spec and the credentials read for it.
+
+Configuration goes over NETCONF when the device has a NETCONF endpoint, otherwise over
+gNMI; telemetry always comes over gNMI when the device has it. Credentials arrive here as
+values read from Secrets by the operator; they are passed to the adapter and never logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from intentloop_adapters.protocol import DeviceAdapter
+from intentloop_intents.resources.inventory import DeviceSpec
+
+
+@dataclass
+class Credentials:
+    netconf_username: str = ""
+    netconf_private_key: str = field(default="", repr=False)
+    gnmi_username: str | None = None
+    gnmi_password: str | None = field(default=None, repr=False)
+    gnmi_ca_pem: str | None = field(default=None, repr=False)
+
+
+def kind_of(spec: DeviceSpec) -> str:
+    return "netconf" if spec.netconf is not None else "gnmi"
+
+
+def config_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAdapter:
+    """The adapter that carries configuration to this device."""
+    if spec.netconf is not None:
+        from intentloop_adapters.netconf import NetconfAdapter
+
+        return NetconfAdapter(
+            name=name,
+            host=spec.address,
+            port=spec.netconf.port,
+            username=creds.netconf_username,
+            private_key=creds.netconf_private_key,
+            known_host_key=spec.netconf.host_key,
+        )
+    return telemetry_adapter(name, spec, creds)
+
+
+def telemetry_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAdapter:
+    """The gNMI adapter of this device (config for gNMI devices, telemetry for all)."""
+    if spec.gnmi is None:
+        raise ValueError(f"device {name} has no gNMI endpoint")
+    from intentloop_adapters.gnmi import GnmiAdapter
+
+    return GnmiAdapter(
+        name=name,
+        host=spec.address,
+        port=spec.gnmi.port,
+        username=creds.gnmi_username,
+        password=creds.gnmi_password,
+        ca_pem=creds.gnmi_ca_pem,
+        insecure=spec.gnmi.insecure,
+        server_name=spec.gnmi.tls.server_name if spec.gnmi.tls else None,
+    )

@@ -1,0 +1,3 @@
+from intentloop_operator.cli import main
+
+main()

@@ -1,0 +1,141 @@
+"""Device controller: connect through the device's adapter and report what we find.
+
+Level-triggered: on create, update, resume and on a timer the same `reconcile` runs; it
+reads credentials from the referenced Secrets by name, asks the device for its
+capabilities, and writes one status patch. A device that cannot be reached never blocks
+the others (each object has its own handler task) and is retried by the timer.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from intentloop_adapters import factory
+from intentloop_adapters.errors import DeviceError, PermanentDeviceError
+from intentloop_intents import conditions as cond
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_intents.resources.inventory import DeviceSpec
+from intentloop_intents.resources.meta import ConditionType
+from intentloop_operator import kube, logs, metrics
+
+PROBE_INTERVAL_S = 20.0
+MAX_CAPABILITIES = 64
+
+log = logs.get("intentloop.devices")
+
+
+async def _credentials(spec: DeviceSpec) -> factory.Credentials:
+    creds = factory.Credentials()
+    if spec.netconf is not None:
+        ref = spec.netconf.credentials_secret_ref
+        data = await kube.read_secret(ref.name, ref.namespace)
+        creds.netconf_username = data.get("username", "")
+        creds.netconf_private_key = data.get("ssh-privatekey", "")
+    if spec.gnmi is not None:
+        if spec.gnmi.credentials_secret_ref is not None:
+            ref = spec.gnmi.credentials_secret_ref
+            data = await kube.read_secret(ref.name, ref.namespace)
+            creds.gnmi_username = data.get("username")
+            creds.gnmi_password = data.get("password")
+        if spec.gnmi.tls is not None:
+            ref = spec.gnmi.tls.ca_secret_ref
+            creds.gnmi_ca_pem = (await kube.read_secret(ref.name, ref.namespace)).get("ca.crt")
+    return creds
+
+
+async def observe(name: str, spec: DeviceSpec) -> dict[str, Any]:
+    """What the device says about itself, as status fields (never raises DeviceError)."""
+    creds = await _credentials(spec)
+    adapter = factory.config_adapter(name, spec, creds)
+    started = time.perf_counter()
+    try:
+        await adapter.connect()
+        caps = await adapter.capabilities()
+    finally:
+        await adapter.close()
+    metrics.DEVICE_RPC_SECONDS.labels(factory.kind_of(spec), "capabilities", "ok").observe(
+        time.perf_counter() - started
+    )
+    return {
+        "reachable": True,
+        "softwareVersion": caps.software_version[:64],
+        "capabilities": list(caps.raw[:MAX_CAPABILITIES]),
+        "lastSeen": datetime.now(UTC).isoformat(),
+    }
+
+
+def _status(
+    body: kopf.Body, fields: dict[str, Any], ready: bool, reason: str, message: str
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    generation = body.metadata.get("generation")
+    conds: list[dict[str, Any]] = list(body.status.get("conditions", []))
+    conds = cond.set_condition(
+        conds, type=ConditionType.READY, status=ready, reason=reason, message=message,
+        generation=generation, now=now,
+    )
+    conds = cond.set_condition(
+        conds, type=ConditionType.DEGRADED, status=not ready, reason=reason, message=message,
+        generation=generation, now=now,
+    )
+    conds = cond.set_condition(
+        conds, type=ConditionType.PROGRESSING, status=False, reason=reason, message="",
+        generation=generation, now=now,
+    )
+    return {
+        **fields,
+        "phase": "Ready" if ready else "Unreachable",
+        "observedGeneration": generation,
+        "conditions": conds,
+    }
+
+
+async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
+    bound = log.bind(kind="Device", name=name, generation=body.metadata.get("generation"))
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        spec = DeviceSpec.model_validate(dict(body.spec))
+    except ValidationError as e:
+        patch.status.update(_status(body, {}, False, cond.REASON_INVALID_SPEC, str(e)[:1000]))
+        return
+    try:
+        fields = await observe(name, spec)
+        status = _status(body, fields, True, cond.REASON_RECONCILED, "device reachable")
+    except kube.SecretUnavailable as e:
+        outcome = "credentials"
+        status = _status(body, {"reachable": False}, False, cond.REASON_CREDENTIALS, str(e))
+    except PermanentDeviceError as e:
+        outcome = "refused"
+        reason = cond.REASON_HOST_KEY if "host key" in str(e).lower() else cond.REASON_UNREACHABLE
+        status = _status(body, {"reachable": False}, False, reason, str(e)[:1000])
+    except DeviceError as e:
+        outcome = "unreachable"
+        status = _status(body, {"reachable": False}, False, cond.REASON_UNREACHABLE, str(e)[:1000])
+    previous = body.status.get("reachable")
+    if previous != status.get("reachable"):
+        bound.info("device.reachability.changed", reachable=status.get("reachable"))
+    patch.status.update(status)
+    metrics.RECONCILE_SECONDS.labels("Device", outcome).observe(time.perf_counter() - started)
+
+
+@kopf.on.resume(GROUP, VERSION, "devices", id="device-resume")
+@kopf.on.create(GROUP, VERSION, "devices", id="device-create")
+@kopf.on.update(GROUP, VERSION, "devices", id="device-update", field="spec")
+async def device_changed(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    await reconcile(name, body, patch)
+
+
+@kopf.timer(GROUP, VERSION, "devices", id="device-probe", interval=PROBE_INTERVAL_S, idle=5)
+async def device_probe(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    await reconcile(name, body, patch)
+
+
+@kopf.on.delete(GROUP, VERSION, "devices", id="device-delete", optional=True)
+async def device_deleted(name: str, **_: Any) -> None:
+    log.info("device.deleted", kind="Device", name=name)

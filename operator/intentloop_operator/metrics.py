@@ -1,0 +1,71 @@
+"""Prometheus metrics and the health endpoint, served on one loopback port.
+
+Labels are bounded (kind, adapter, operation, outcome, severity): never names or UIDs.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+RECONCILE_SECONDS = Histogram(
+    "intentloop_reconcile_seconds",
+    "Time spent in one reconcile pass",
+    ["kind", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DEVICE_RPC_SECONDS = Histogram(
+    "intentloop_device_rpc_seconds",
+    "Latency of device operations",
+    ["adapter", "operation", "outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DEVICES_REACHABLE = Gauge("intentloop_devices_reachable", "Devices currently reachable")
+TRANSACTIONS_TOTAL = Counter(
+    "intentloop_transactions_total", "Network-wide transactions by outcome", ["outcome"]
+)
+CONVERGENCE_SECONDS = Histogram(
+    "intentloop_intent_convergence_seconds",
+    "From an intent's change to Ready",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+
+
+class _State:
+    healthy = threading.Event()
+
+
+def mark_healthy(healthy: bool = True) -> None:
+    if healthy:
+        _State.healthy.set()
+    else:
+        _State.healthy.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path.startswith("/metrics"):
+            body, ctype, code = generate_latest(), CONTENT_TYPE_LATEST, 200
+        elif self.path.startswith("/healthz"):
+            ok = _State.healthy.is_set()
+            body, ctype, code = (b"ok\n" if ok else b"starting\n"), "text/plain", 200 if ok else 503
+        else:
+            body, ctype, code = b"not found\n", "text/plain", 404
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        return
+
+
+def serve(port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Start /metrics and /healthz in a daemon thread; port 0 picks a free one."""
+    server = ThreadingHTTPServer((host, port), _Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

@@ -1,0 +1,68 @@
+"""Start the operator: logging, metrics, kopf settings, then kopf's reactor.
+
+Handlers are registered by importing their modules (see `HANDLER_MODULES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from typing import Any
+
+import kopf
+
+from intentloop_operator import logs, metrics
+
+HANDLER_MODULES = ("intentloop_operator.devices",)
+
+
+@kopf.on.startup(id="settings")
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Bookkeeping in status (kept by the CRD schema), not annotations: GitOps tools own
+    # metadata and spec; only status is ours. Halves the PATCHes per object too.
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+        field="status.kopf.diffbase"
+    )
+    settings.posting.level = 20  # INFO and above become Kubernetes Events
+    settings.posting.loggers = False  # only explicit kopf.info/warn events (cheaper)
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.connect_timeout = 10
+    settings.queueing.error_delays = (1, 2, 5, 10, 20, 30)
+    metrics.mark_healthy(True)
+
+
+@kopf.on.cleanup(id="cleanup")
+async def cleanup(**_: Any) -> None:
+    metrics.mark_healthy(False)
+
+
+def run(
+    *,
+    kubeconfig: str | None,
+    namespace: str,
+    metrics_port: int,
+    peering: str | None,
+) -> int:
+    logs.configure()
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
+    server = metrics.serve(metrics_port)
+    log = logs.get("intentloop.operator")
+    log.info("operator.starting", metrics=f"http://127.0.0.1:{server.server_port}/metrics")
+    try:
+        asyncio.run(
+            kopf.operator(
+                clusterwide=True,
+                standalone=peering is None,
+                peering_name=peering,
+            )
+        )
+    finally:
+        server.shutdown()
+    del namespace
+    return 0

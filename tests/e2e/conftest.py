@@ -1,0 +1,153 @@
+"""e2e fixtures: a real kube-apiserver (the local control plane, or an existing cluster).
+
+`INTENTLOOP_E2E_KUBECONFIG=<path>` runs the suite against an existing cluster instead of
+starting one. Nothing here talks to a mock of the API server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import yaml
+
+from intentloop_lab import controlplane
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Cluster:
+    def __init__(self, kubeconfig: Path, kubectl_bin: str, cp: controlplane.ControlPlane | None):
+        self.kubeconfig = kubeconfig
+        self.kubectl_bin = kubectl_bin
+        self.control_plane = cp
+        self.api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.kubectl_bin, "--kubeconfig", str(self.kubeconfig), *args],
+            input=input, capture_output=True, text=True, check=check, timeout=120,
+        )
+
+    @property
+    def custom(self) -> Any:
+        return kubernetes.client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> Any:
+        return kubernetes.client.CoreV1Api(self.api)
+
+
+def _kubectl_bin(cp_state: controlplane.ClusterState | None) -> str:
+    if cp_state is not None:
+        return f"{cp_state.bin_dir}/kubectl"
+    return str(controlplane.ensure_binaries() / "kubectl")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    existing = os.environ.get("INTENTLOOP_E2E_KUBECONFIG")
+    cp: controlplane.ControlPlane | None = None
+    if existing:
+        kubeconfig, state = Path(existing), None
+    else:
+        cp = controlplane.ControlPlane(tmp_path_factory.mktemp("cluster"))
+        state = cp.up(log=False)
+        kubeconfig = cp.kubeconfig
+    c = Cluster(kubeconfig, _kubectl_bin(state), cp)
+    c.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
+    c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    try:
+        yield c
+    finally:
+        if cp is not None:
+            cp.down(purge=True)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    tag = uuid.uuid4().hex[:6]
+    return lambda base: f"{base}-{tag}"
+
+
+class Operator:
+    def __init__(self, proc: subprocess.Popen[str], log: Path, metrics_port: int):
+        self.proc, self.log, self.metrics_port = proc, log, metrics_port
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    port = controlplane.free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / d) for d in ("operator", "intents", "adapters", "lab"))}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "intentloop_operator", "operator", "--kubeconfig",
+             str(cluster.kubeconfig), "--metrics-port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, text=True,
+        )
+    op = Operator(proc, log, port)
+    wait_for(lambda: _healthy(port), timeout=30, what="operator /healthz", on_fail=lambda: log.read_text()[-3000:])
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
+def _healthy(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    on_fail: Callable[[], str] | None = None,
+) -> Any:
+    """Poll until `predicate()` is truthy; fail naming `what` (and extra context) otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    extra = on_fail() if on_fail else ""
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{extra}")
+
+
+def load_yaml(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
