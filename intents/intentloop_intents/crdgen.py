@@ -47,43 +47,46 @@ def structural(schema: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
         return _optional(schema, any_of, defs)
     out: JsonSchema = {}
     for key, value in schema.items():
-        if key in _DROPPED:
-            continue
-        if key == "properties":
-            out["properties"] = {name: structural(sub, defs) for name, sub in value.items()}
-        elif key == "items":
-            out["items"] = structural(value, defs)
-        elif key == "additionalProperties":
-            if isinstance(value, dict):
-                out["additionalProperties"] = structural(value, defs)
-        elif key == "const":
-            out["enum"] = [value]
-        elif key.startswith("x-kubernetes-") or key in _PASSED:
-            out[key] = value
-    if schema.get("exclusiveMinimum") is not None and not isinstance(
-        schema["exclusiveMinimum"], bool
-    ):
-        # JSON Schema 2020-12 writes `exclusiveMinimum: 0`; OpenAPI v3.0 wants a flag.
-        out["minimum"] = schema["exclusiveMinimum"]
-        out["exclusiveMinimum"] = True
-    if schema.get("exclusiveMaximum") is not None and not isinstance(
-        schema["exclusiveMaximum"], bool
-    ):
-        out["maximum"] = schema["exclusiveMaximum"]
-        out["exclusiveMaximum"] = True
+        _copy_key(out, key, value, defs)
+    _exclusive_bounds(schema, out)
     if out.get("default") is None:
         out.pop("default", None)
-    if "properties" in out and "type" not in out:
-        out["type"] = "object"
-    if out.get("type") == "object" and "properties" in out:
-        out.setdefault("required", [])
-        if not out["required"]:
-            out.pop("required")
+    if "properties" in out:
+        out.setdefault("type", "object")
+        if not out.get("required"):
+            out.pop("required", None)
         out.pop("additionalProperties", None)
     return out
 
 
-def _optional(schema: JsonSchema, any_of: list[JsonSchema], defs: dict[str, JsonSchema]) -> JsonSchema:
+def _copy_key(out: JsonSchema, key: str, value: Any, defs: dict[str, JsonSchema]) -> None:
+    if key in _DROPPED:
+        return
+    if key == "properties":
+        out["properties"] = {name: structural(sub, defs) for name, sub in value.items()}
+    elif key == "items":
+        out["items"] = structural(value, defs)
+    elif key == "additionalProperties":
+        if isinstance(value, dict):
+            out["additionalProperties"] = structural(value, defs)
+    elif key == "const":
+        out["enum"] = [value]
+    elif key.startswith("x-kubernetes-") or key in _PASSED:
+        out[key] = value
+
+
+def _exclusive_bounds(schema: JsonSchema, out: JsonSchema) -> None:
+    """JSON Schema 2020-12 writes `exclusiveMinimum: 0`; OpenAPI v3.0 wants a flag."""
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = schema.get(exclusive)
+        if value is not None and not isinstance(value, bool):
+            out[bound] = value
+            out[exclusive] = True
+
+
+def _optional(
+    schema: JsonSchema, any_of: list[JsonSchema], defs: dict[str, JsonSchema]
+) -> JsonSchema:
     options = [o for o in any_of if o.get("type") != "null"]
     if len(options) != 1:
         raise ValueError(f"unions are not structural: {any_of!r}")

@@ -21,8 +21,8 @@ def _cluster(args: argparse.Namespace) -> int:
 
     cp = controlplane.ControlPlane(Path(args.state_dir) if args.state_dir else None)
     if args.action == "up":
-        st = cp.up()
-        print(f"control plane ready at {st.server}", file=sys.stderr)
+        started = cp.up()
+        print(f"control plane ready at {started.server}", file=sys.stderr)
         print(f"kubectl --kubeconfig {cp.kubeconfig} get ns", file=sys.stderr)
     elif args.action == "down":
         cp.down(purge=args.purge)

@@ -76,16 +76,31 @@ def _status(
     generation = body.metadata.get("generation")
     conds: list[dict[str, Any]] = list(body.status.get("conditions", []))
     conds = cond.set_condition(
-        conds, type=ConditionType.READY, status=ready, reason=reason, message=message,
-        generation=generation, now=now,
+        conds,
+        type=ConditionType.READY,
+        status=ready,
+        reason=reason,
+        message=message,
+        generation=generation,
+        now=now,
     )
     conds = cond.set_condition(
-        conds, type=ConditionType.DEGRADED, status=not ready, reason=reason, message=message,
-        generation=generation, now=now,
+        conds,
+        type=ConditionType.DEGRADED,
+        status=not ready,
+        reason=reason,
+        message=message,
+        generation=generation,
+        now=now,
     )
     conds = cond.set_condition(
-        conds, type=ConditionType.PROGRESSING, status=False, reason=reason, message="",
-        generation=generation, now=now,
+        conds,
+        type=ConditionType.PROGRESSING,
+        status=False,
+        reason=reason,
+        message="",
+        generation=generation,
+        now=now,
     )
     return {
         **fields,

@@ -22,9 +22,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Bookkeeping in status (kept by the CRD schema), not annotations: GitOps tools own
     # metadata and spec; only status is ours. Halves the PATCHes per object too.
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-        field="status.kopf.diffbase"
-    )
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
     settings.posting.level = 20  # INFO and above become Kubernetes Events
     settings.posting.loggers = False  # only explicit kopf.info/warn events (cheaper)
     settings.watching.server_timeout = 300

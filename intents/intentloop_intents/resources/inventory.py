@@ -210,9 +210,7 @@ class ResourcePoolSpec(CamelModel):
     }
 
     kind: PoolKind
-    ranges: list[IdRange] = Field(
-        min_length=1, max_length=64, json_schema_extra=list_map("start")
-    )
+    ranges: list[IdRange] = Field(min_length=1, max_length=64, json_schema_extra=list_map("start"))
     exclude: list[Annotated[int, Field(ge=0, le=4_294_967_295)]] = Field(
         default_factory=list, max_length=4096, json_schema_extra=LIST_SET
     )

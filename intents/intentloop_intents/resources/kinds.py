@@ -185,5 +185,3 @@ def by_kind(kind: str) -> Kind:
         if k.kind == kind:
             return k
     raise KeyError(kind)
-
-

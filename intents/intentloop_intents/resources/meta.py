@@ -108,4 +108,6 @@ class Condition(StatusModel):
     last_transition_time: datetime | None = None
 
 
-Conditions = Annotated[list[Condition], Field(default_factory=list, json_schema_extra=list_map("type"))]
+Conditions = Annotated[
+    list[Condition], Field(default_factory=list, json_schema_extra=list_map("type"))
+]

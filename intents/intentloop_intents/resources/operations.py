@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from intentloop_intents.device import DeviceConfigTree
+from intentloop_intents.resources.inventory import DriftPolicy
 from intentloop_intents.resources.meta import (
     CamelModel,
     Conditions,
@@ -19,7 +20,6 @@ from intentloop_intents.resources.meta import (
     Text,
     list_map,
 )
-from intentloop_intents.resources.inventory import DriftPolicy
 
 NativeDiff = Annotated[str, Field(max_length=65536)]
 
