@@ -56,7 +56,9 @@ class DeviceRole(StrEnum):
 
 class NetconfEndpoint(CamelModel):
     port: Port = 830
+    """NETCONF-over-SSH port on the device's address."""
     host_key: SshHostKey
+    """The device's SSH host public key, 'TYPE BASE64'; any other key is refused."""
     credentials_secret_ref: SecretRef = Field(
         description="A kubernetes.io/ssh-auth Secret: 'username' and 'ssh-privatekey'."
     )
@@ -79,7 +81,9 @@ class GnmiEndpoint(CamelModel):
     }
 
     port: Port = 57400
+    """gNMI (gRPC) port on the device's address."""
     tls: GnmiTls | None = None
+    """TLS settings; required unless insecure is true."""
     insecure: bool = Field(
         default=False, description="Plain-text gNMI. Only for labs; TLS is the default."
     )
@@ -107,10 +111,15 @@ class DeviceSpec(CamelModel):
     }
 
     address: Address
+    """Management address: IPv4, IPv6 or host name."""
     platform: ShortText = ""
+    """Free-text platform (vendor, OS) for people and adapters."""
     role: DeviceRole = DeviceRole.EDGE
+    """Role in the network: core, edge or access."""
     site: ShortText = ""
+    """Site or location name."""
     drift_policy: DriftPolicy = DriftPolicy.REPAIR
+    """What to do when the running config differs from intent: repair it, or only report it."""
     interfaces: list[InterfaceName] = Field(
         default_factory=list,
         max_length=1024,
@@ -118,16 +127,23 @@ class DeviceSpec(CamelModel):
         json_schema_extra=LIST_SET,
     )
     netconf: NetconfEndpoint | None = None
+    """NETCONF endpoint; when present, configuration goes over NETCONF."""
     gnmi: GnmiEndpoint | None = None
+    """gNMI endpoint: telemetry, and configuration for devices without NETCONF."""
 
 
 class DeviceStatus(StatusModel):
     phase: ShortText = ""
+    """Ready or Unreachable."""
     reachable: bool | None = None
+    """Whether the last connection attempt succeeded."""
     capabilities: list[Annotated[str, Field(max_length=1024)]] = Field(default_factory=list)
     software_version: ShortText = ""
+    """Software version the device reports."""
     in_sync: bool | None = None
+    """Whether the running config matches the DeviceConfig."""
     last_seen: datetime | None = None
+    """When the device last answered."""
     observed_generation: int | None = None
     conditions: Conditions
 
@@ -154,10 +170,15 @@ class LinkSpec(CamelModel):
     }
 
     a: LinkEndpoint
+    """One end of the link."""
     b: LinkEndpoint
+    """The other end of the link."""
     capacity_mbps: int = Field(gt=0, le=10_000_000)
+    """Capacity in Mbit/s that services may reserve."""
     latency_ms: float = Field(default=1.0, ge=0, le=10_000)
+    """Nominal one-way latency in milliseconds."""
     cost: int = Field(default=10, ge=1, le=1_000_000)
+    """Routing cost: lower is preferred."""
     srlgs: list[ShortText] = Field(
         default_factory=list,
         max_length=64,
@@ -174,9 +195,13 @@ class OperState(StrEnum):
 
 class LinkStatus(StatusModel):
     oper_state: OperState = OperState.UNKNOWN
+    """Operational state from telemetry: up, down or unknown."""
     measured_latency_ms: float | None = None
+    """Latency measured by telemetry, in milliseconds."""
     utilisation_mbps: float | None = None
+    """Traffic measured on the link, in Mbit/s."""
     reserved_mbps: int = 0
+    """Bandwidth reserved by admitted slices and services."""
     observed_generation: int | None = None
     conditions: Conditions
 
@@ -195,7 +220,9 @@ class IdRange(CamelModel):
     }
 
     start: int = Field(ge=0, le=4_294_967_295)
+    """First value, inclusive."""
     end: int = Field(ge=0, le=4_294_967_295)
+    """Last value, inclusive."""
 
 
 class ResourcePoolSpec(CamelModel):
@@ -210,10 +237,13 @@ class ResourcePoolSpec(CamelModel):
     }
 
     kind: PoolKind
+    """What the pool hands out: vlan, vrf or routeTarget."""
     ranges: list[IdRange] = Field(min_length=1, max_length=64, json_schema_extra=list_map("start"))
+    """Inclusive ranges of values."""
     exclude: list[Annotated[int, Field(ge=0, le=4_294_967_295)]] = Field(
         default_factory=list, max_length=4096, json_schema_extra=LIST_SET
     )
+    """Values never handed out."""
     route_target_asn: int | None = Field(
         default=None, ge=1, le=4_294_967_295, description="ASN used in allocated route targets"
     )

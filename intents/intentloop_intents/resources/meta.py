@@ -61,7 +61,11 @@ class CamelModel(BaseModel):
     """Python uses snake_case; Kubernetes objects use camelCase. Unknown fields are refused."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_enum_values=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -69,7 +73,11 @@ class StatusModel(CamelModel):
     # Status is written by the operator and read back from the API server, which may carry
     # fields of newer or older versions: tolerate them rather than fail a reconcile.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", use_enum_values=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        use_enum_values=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -77,7 +85,9 @@ class SecretRef(CamelModel):
     """A Secret read by name only (the operator never lists Secrets)."""
 
     name: K8sName
+    """Name of the Secret."""
     namespace: K8sName = "intentloop-system"
+    """Namespace of the Secret (default: the operator's namespace)."""
 
 
 class ObjectRef(CamelModel):

@@ -68,7 +68,9 @@ class TransactionStatus(StatusModel):
 
 class DeviceConfigSpec(CamelModel):
     device: K8sName
+    """The Device this configuration is for."""
     config: DeviceConfigTree = Field(default_factory=DeviceConfigTree)
+    """The desired configuration, each item tagged with its owners."""
 
 
 class Deviation(StatusModel):
@@ -108,13 +110,17 @@ class AlarmSpec(CamelModel):
     """The only part people write: acknowledgement (TMF642 ackState)."""
 
     acknowledged: bool = False
+    """Set to true to acknowledge the alarm."""
     acknowledged_by: ShortText = ""
+    """Who acknowledged it."""
 
 
 class AlarmStatus(StatusModel):
     alarm_type: ShortText = ""
     perceived_severity: Severity = Severity.INDETERMINATE
+    """X.733 severity."""
     probable_cause: ShortText = ""
+    """X.733 probable cause, e.g. linkDown, slaViolation, configurationDrift."""
     specific_problem: Text = ""
     source: ObjectRef | None = None
     state: AlarmState = AlarmState.ACTIVE
@@ -123,6 +129,7 @@ class AlarmStatus(StatusModel):
     changed_time: datetime | None = None
     cleared_time: datetime | None = None
     is_root_cause: bool = False
+    """Whether this alarm is the root cause of others."""
     root_cause_ref: ObjectRef | None = None
     correlated_alarms: list[ObjectRef] = Field(default_factory=list, max_length=1000)
     affected_services: list[ObjectRef] = Field(default_factory=list, max_length=1000)

@@ -27,7 +27,9 @@ Mbps = Annotated[int, Field(gt=0, le=10_000_000)]
 
 class Endpoint(CamelModel):
     device: K8sName
+    """Name of the Device."""
     interface: InterfaceName
+    """Customer-facing interface on that device."""
 
 
 class SliceProfile(StrEnum):
@@ -46,12 +48,17 @@ class Isolation(StrEnum):
 
 class NetworkSliceSpec(CamelModel):
     profile: SliceProfile = SliceProfile.CUSTOM
+    """Preset: embb (broadband), urllc (low latency), mmtc (many devices) or custom."""
     endpoints: list[Endpoint] = Field(
         min_length=2, max_length=64, json_schema_extra=list_map("device", "interface")
     )
+    """Where the slice's traffic enters and leaves the network."""
     guaranteed_bandwidth_mbps: Mbps
+    """Bandwidth reserved for the slice between its endpoints, Mbit/s."""
     max_latency_ms: float | None = Field(default=None, gt=0, le=10_000)
+    """Upper bound on one-way latency between endpoints, ms."""
     isolation: Isolation = Isolation.SHARED
+    """shared: links may carry other slices; dedicated: reserved capacity only for this slice's services."""
 
 
 class SlicePhase(StrEnum):
@@ -106,13 +113,19 @@ class NetworkServiceSpec(CamelModel):
     }
 
     type: ServiceType = ServiceType.L2_P2P
+    """l2-p2p (two endpoints) or l3vpn (multipoint)."""
     endpoints: list[Endpoint] = Field(
         min_length=2, max_length=32, json_schema_extra=list_map("device", "interface")
     )
+    """Service endpoints: {device, interface}."""
     bandwidth_mbps: Mbps
+    """Bandwidth to reserve and police, Mbit/s."""
     sla: Sla = Field(default_factory=Sla)
+    """Service-level objectives the loop keeps."""
     protection: Protection = Protection.NONE
+    """none, or disjoint: a link- and SRLG-disjoint standby path."""
     slice_ref: SliceRef | None = None
+    """The NetworkSlice (same namespace) the service must fit inside."""
     vlan: int | None = Field(
         default=None, ge=1, le=4094, description="Ask for this VLAN instead of the pool's choice"
     )
@@ -143,13 +156,17 @@ class Allocated(StatusModel):
 
 class NetworkServiceStatus(StatusModel):
     phase: ShortText = ""
+    """Pending, Provisioning, Ready, Degraded, Failed or Deleting."""
     path: list[ShortText] = Field(default_factory=list, description="Devices in path order")
     path_links: list[ShortText] = Field(default_factory=list)
     backup_path: list[ShortText] = Field(default_factory=list)
     allocated: Allocated = Field(default_factory=Allocated)
     measured_latency_ms: float | None = None
+    """Latency of the current path from telemetry, ms."""
     sla_met: bool | None = None
+    """Whether the SLA is currently met."""
     transaction_ref: ObjectRef | None = None
+    """The Transaction that last changed the devices for this service."""
     remediations: list[Remediation] = Field(default_factory=list, max_length=20)
     observed_generation: int | None = None
     conditions: Conditions
