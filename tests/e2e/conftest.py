@@ -31,10 +31,16 @@ class Cluster:
         self.control_plane = cp
         self.api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.kubectl_bin, "--kubeconfig", str(self.kubeconfig), *args],
-            input=input, capture_output=True, text=True, check=check, timeout=120,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
         )
 
     @property
@@ -104,15 +110,36 @@ class Operator:
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     port = controlplane.free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / d) for d in ("operator", "intents", "adapters", "lab"))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            str(REPO / d) for d in ("operator", "intents", "adapters", "lab")
+        ),
+    }
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "intentloop_operator", "operator", "--kubeconfig",
-             str(cluster.kubeconfig), "--metrics-port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, text=True,
+            [
+                sys.executable,
+                "-m",
+                "intentloop_operator",
+                "operator",
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+                "--metrics-port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
         )
     op = Operator(proc, log, port)
-    wait_for(lambda: _healthy(port), timeout=30, what="operator /healthz", on_fail=lambda: log.read_text()[-3000:])
+    wait_for(
+        lambda: _healthy(port),
+        timeout=30,
+        what="operator /healthz",
+        on_fail=lambda: log.read_text()[-3000:],
+    )
     try:
         yield op
     finally:

@@ -57,7 +57,10 @@ def service(name: str) -> dict[str, Any]:
         "kind": "NetworkService",
         "metadata": {"name": name},
         "spec": {
-            "endpoints": [{"device": "r1", "interface": "eth1"}, {"device": "r4", "interface": "eth1"}],
+            "endpoints": [
+                {"device": "r1", "interface": "eth1"},
+                {"device": "r4", "interface": "eth1"},
+            ],
             "bandwidthMbps": 100,
         },
     }
@@ -69,7 +72,10 @@ def slice_(name: str) -> dict[str, Any]:
         "kind": "NetworkSlice",
         "metadata": {"name": name},
         "spec": {
-            "endpoints": [{"device": "r1", "interface": "eth1"}, {"device": "r4", "interface": "eth1"}],
+            "endpoints": [
+                {"device": "r1", "interface": "eth1"},
+                {"device": "r4", "interface": "eth1"},
+            ],
             "guaranteedBandwidthMbps": 100,
         },
     }
@@ -100,9 +106,21 @@ CASES: list[tuple[str, Any, str, Any, str]] = [
     ("zero-bandwidth", service, "spec.bandwidthMbps", 0, "spec.bandwidthMbps"),
     ("bad-enum", device, "spec.driftPolicy", "ignore", "spec.driftPolicy"),
     ("bad-enum-protection", service, "spec.protection", "maybe", "spec.protection"),
-    ("cel-link-endpoints-differ", link, "spec.b", {"device": "r1", "interface": "core-r2"}, "spec.b"),
+    (
+        "cel-link-endpoints-differ",
+        link,
+        "spec.b",
+        {"device": "r1", "interface": "core-r2"},
+        "spec.b",
+    ),
     ("cel-link-two-devices", link, "spec.b.device", "r1", "a link joins two different devices"),
-    ("cel-device-needs-endpoint", device, "spec.netconf", _DELETE, "at least one management endpoint"),
+    (
+        "cel-device-needs-endpoint",
+        device,
+        "spec.netconf",
+        _DELETE,
+        "at least one management endpoint",
+    ),
     ("over-long-string", device, "spec.site", "x" * 65, "spec.site"),
     ("malformed-address", device, "spec.address", "not an address!", "spec.address"),
     ("malformed-ipv4", device, "spec.address", "300.1.2.3", "address is not a valid IPv4"),
@@ -114,7 +132,13 @@ CASES: list[tuple[str, Any, str, Any, str]] = [
         [{"device": "r1", "interface": "eth1"}, {"device": "r1", "interface": "eth1"}],
         "spec.endpoints",
     ),
-    ("too-few-endpoints", service, "spec.endpoints", [{"device": "r1", "interface": "eth1"}], "spec.endpoints"),
+    (
+        "too-few-endpoints",
+        service,
+        "spec.endpoints",
+        [{"device": "r1", "interface": "eth1"}],
+        "spec.endpoints",
+    ),
     (
         "cel-p2p-two-endpoints",
         service,
@@ -123,9 +147,15 @@ CASES: list[tuple[str, Any, str, Any, str]] = [
         "exactly two endpoints",
     ),
     ("vlan-out-of-range", service, "spec.vlan", 4095, "spec.vlan"),
-    ("cel-pool-range-ordered", pool, "spec.ranges", [{"start": 300, "end": 200}], "start must not be greater than end"),
+    (
+        "cel-pool-range-ordered",
+        pool,
+        "spec.ranges",
+        [{"start": 300, "end": 200}],
+        "start must not be greater than end",
+    ),
     ("cel-vlan-pool-bounds", pool, "spec.ranges", [{"start": 4000, "end": 5000}], "1..4094"),
-    ("unknown-field", device, "spec.colour", "blue", "unknown field \"spec.colour\""),
+    ("unknown-field", device, "spec.colour", "blue", 'unknown field "spec.colour"'),
     ("gnmi-insecure-needs-tls", device, "spec.gnmi", {"port": 57400}, "tls is required"),
     ("bad-interface-name", device, "spec.interfaces", ["eth 1"], "spec.interfaces"),
     ("negative-latency", slice_, "spec.maxLatencyMs", -1, "spec.maxLatencyMs"),
@@ -146,9 +176,18 @@ def _create(cluster: Cluster, obj: dict[str, Any], namespace: str) -> Any:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("case", "factory", "path", "value", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "factory", "path", "value", "expected"), CASES, ids=[c[0] for c in CASES]
+)
 def test_invalid_object_is_refused_at_admission_naming_the_field(
-    cluster: Cluster, namespace: str, unique: Any, case: str, factory: Any, path: str, value: Any, expected: str
+    cluster: Cluster,
+    namespace: str,
+    unique: Any,
+    case: str,
+    factory: Any,
+    path: str,
+    value: Any,
+    expected: str,
 ) -> None:
     obj = _set(factory(unique(case)), path, value)
     with pytest.raises(kubernetes.client.ApiException) as refused:
@@ -159,7 +198,9 @@ def test_invalid_object_is_refused_at_admission_naming_the_field(
 
 
 @pytest.mark.e2e
-def test_refused_objects_do_not_touch_what_is_stored(cluster: Cluster, namespace: str, unique: Any) -> None:
+def test_refused_objects_do_not_touch_what_is_stored(
+    cluster: Cluster, namespace: str, unique: Any
+) -> None:
     good = _create(cluster, device(unique("good")), namespace)
     name = good["metadata"]["name"]
     # The same name with bad content: refused whether as create or as update.
@@ -176,7 +217,9 @@ def test_refused_objects_do_not_touch_what_is_stored(cluster: Cluster, namespace
 
 
 @pytest.mark.e2e
-def test_defaults_are_applied_by_the_api_server(cluster: Cluster, namespace: str, unique: Any) -> None:
+def test_defaults_are_applied_by_the_api_server(
+    cluster: Cluster, namespace: str, unique: Any
+) -> None:
     created = _create(cluster, service(unique("defaults")), namespace)
     assert created["spec"]["type"] == "l2-p2p"
     assert created["spec"]["protection"] == "none"
