@@ -264,6 +264,26 @@ __all__ = [
     "LinkSpec",
     "LinkStatus",
     "NetconfEndpoint",
+    "AllocationSpec",
+    "AllocationStatus",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
 ]
+
+
+class AllocationSpec(CamelModel):
+    """One value taken from a pool. The object's name is `<pool>-<value>`: creating it is
+    the lock, so two operator replicas can never hand out the same value."""
+
+    pool: K8sName
+    """The ResourcePool the value comes from."""
+    value: int = Field(ge=0, le=4_294_967_295)
+    """The allocated value."""
+    owner: Annotated[str, Field(min_length=1, max_length=253)]
+    """The intent holding it, 'namespace/name'."""
+    owner_uid: Annotated[str, Field(max_length=64)] = ""
+    """UID of the owning intent, so a re-created intent of the same name does not inherit."""
+
+
+class AllocationStatus(StatusModel):
+    observed_generation: int | None = None

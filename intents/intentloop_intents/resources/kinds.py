@@ -91,6 +91,21 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind(
+        "Allocation",
+        "allocations",
+        ("alloc",),
+        False,
+        inventory.AllocationSpec,
+        inventory.AllocationStatus,
+        "One identifier taken from a ResourcePool; its name is the lock on the value.",
+        (
+            Column("Pool", ".spec.pool"),
+            Column("Value", ".spec.value", "integer"),
+            Column("Owner", ".spec.owner"),
+            AGE,
+        ),
+    ),
+    Kind(
         "NetworkSlice",
         "networkslices",
         ("nsl", "slice"),
