@@ -1,0 +1,314 @@
+"""The lab daemon: one background process that runs a whole simulated network.
+
+`intentloop lab up` starts it detached; it starts every router on free loopback ports, runs
+the simulation, serves the control socket, and writes `lab.json` once everything answers —
+so the file's presence means "ready". SIGTERM (or SIGINT) stops every router and removes
+everything it created except its log, so a stopped lab leaves no process, socket or
+directory behind. One flock on `daemon.pid` keeps two daemons off one state directory.
+
+The event loop owns the simulation (no locks needed): faults are applied and pushed to the
+gNMI targets before the command is answered, so ON_CHANGE subscribers hear about a failed
+link within milliseconds; slow work (starting sshd, a NETCONF tamper) runs in threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from intentloop_lab import control, labstate
+from intentloop_lab.pki import LabPki
+from intentloop_lab.routers import LabRouter
+from intentloop_lab.simulation import Simulation, TelemetryPublisher
+from intentloop_lab.topology import Topology, default_topology, load_topology
+
+log = structlog.get_logger("intentloop_lab.daemon")
+
+TICK_S = 0.2
+
+
+class LabDaemon:
+    def __init__(self, *, topology: Topology, state_dir: Path) -> None:
+        self.topology = topology
+        self.state_dir = state_dir.absolute()
+        self.sim = Simulation(topology)
+        self.publisher = TelemetryPublisher()
+        self.routers: dict[str, LabRouter] = {}  # filled by run(): it touches the disk
+        self._busy: set[str] = set()  # routers being stopped or started: leave them alone
+        self._stopped: set[str] = set()  # routers a person stopped on purpose
+        self._stop = asyncio.Event()
+
+    # --- the whole life -----------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stop.set)
+        server: asyncio.AbstractServer | None = None
+        try:
+            await self._start_all()
+            self._refresh()
+            server = await self._serve()
+            self._write_state()
+            log.info("lab.ready", topology=self.topology.name, routers=len(self.routers))
+            await self._tick_until_stopped()
+            return 0
+        except Exception as exc:
+            log.error("lab.failed", error=str(exc))
+            return 1
+        finally:
+            await self._shutdown(server)
+
+    async def _start_all(self) -> None:
+        """Start every router at once; on a failure, wait for the others before giving up
+        (shutdown must not race a router that is still starting)."""
+        pki = LabPki(self.state_dir / labstate.PKI_DIR)
+        for spec in self.topology.routers:
+            self.routers[spec.name] = LabRouter(
+                router=spec,
+                topology=self.topology,
+                workdir=self.state_dir / labstate.ROUTERS_DIR / spec.name,
+                pki=pki,
+            )
+        results = await asyncio.gather(
+            *(asyncio.to_thread(r.start) for r in self.routers.values()), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise RuntimeError(f"{len(failures)} router(s) did not start: {failures[0]}")
+
+    async def _serve(self) -> asyncio.AbstractServer:
+        path = self.state_dir / labstate.SOCKET_FILE
+        path.unlink(missing_ok=True)
+        old_umask = os.umask(0o177)  # the socket is 0600 from birth
+        try:
+            return await asyncio.start_unix_server(self._client, path=str(path))
+        finally:
+            os.umask(old_umask)
+
+    async def _tick_until_stopped(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), TICK_S)
+            try:
+                self._refresh()
+            except Exception as exc:  # one bad tick must not take the whole lab down
+                log.error("lab.tick.failed", error=repr(exc))
+
+    async def _shutdown(self, server: asyncio.AbstractServer | None) -> None:
+        log.info("lab.stopping")
+        if server is not None:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        (self.state_dir / labstate.SOCKET_FILE).unlink(missing_ok=True)
+        (self.state_dir / labstate.STATE_FILE).unlink(missing_ok=True)
+        results = await asyncio.gather(
+            *(asyncio.to_thread(r.destroy) for r in self.routers.values()),
+            return_exceptions=True,
+        )
+        for name, result in zip(self.routers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("lab.router.destroy.failed", router=name, error=str(result))
+        for leftover in (labstate.ROUTERS_DIR, labstate.PKI_DIR):
+            shutil.rmtree(self.state_dir / leftover, ignore_errors=True)
+        log.info("lab.stopped")
+
+    # --- simulation ---------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Read configs, notice crashed routers, push whatever changed into the targets."""
+        for name, router in self.routers.items():
+            if name in self._busy:
+                continue
+            alive = router.running
+            if self.sim.is_running(name) != alive and name not in self._stopped:
+                log.warning("lab.router.crashed" if not alive else "lab.router.back", router=name)
+            self.sim.set_running(name, running=alive)
+            if alive:
+                self.sim.set_config(name, router.config_view())
+        self._publish()
+
+    def _publish(self) -> None:
+        sinks = {n: r.gnmi for n, r in self.routers.items() if r.gnmi is not None}
+        self.publisher.publish(self.sim.telemetry(), sinks)
+
+    def _write_state(self) -> None:
+        state = labstate.LabState(
+            topology=self.topology.name,
+            daemon_pid=os.getpid(),
+            state_dir=self.state_dir,
+            socket=self.state_dir / labstate.SOCKET_FILE,
+            log_file=self.state_dir / labstate.LOG_FILE,
+            ca_file=self.state_dir / labstate.PKI_DIR / "ca.crt",
+            routers=tuple(r.info(r.workdir / "credentials") for r in self.routers.values()),
+            links=tuple(
+                labstate.LinkInfo(
+                    name=link.name,
+                    a=link.a,
+                    a_interface=link.a_interface,
+                    b=link.b,
+                    b_interface=link.b_interface,
+                    capacity_mbps=link.capacity_mbps,
+                    latency_ms=link.latency_ms,
+                    cost=link.cost,
+                    srlgs=link.srlgs,
+                )
+                for link in self.topology.links
+            ),
+        )
+        labstate.write_state(self.state_dir, state)
+
+    # --- control API --------------------------------------------------------------------
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            if line.strip():
+                writer.write(await self._answer(line))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes) -> bytes:
+        try:
+            request = control.parse_request(line)
+        except ValueError as exc:
+            return control.encode_reply(ok=False, error=f"bad request: {exc}")
+        try:
+            result = await self._dispatch(request)
+        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            log.warning("lab.control.refused", op=request.op, error=str(message))
+            return control.encode_reply(ok=False, error=str(message))
+        except Exception as exc:  # a bug of ours: say so instead of hanging up silently
+            log.error("lab.control.failed", op=request.op, error=repr(exc))
+            return control.encode_reply(ok=False, error=f"lab daemon error: {exc!r}")
+        return control.encode_reply(ok=True, result=result)
+
+    async def _dispatch(self, request: control.AnyRequest) -> Any:
+        if isinstance(request, control.LinkAdmin):
+            link = self.sim.set_link_admin(request.a, request.b, up=request.up)
+            self._publish()
+            log.info("lab.link.admin", link=link.name, up=request.up)
+            return self._link_status(link.name)
+        if isinstance(request, control.LinkLatency):
+            link = self.sim.inject_latency(request.a, request.b, request.extra_ms)
+            self._publish()
+            log.info("lab.link.latency", link=link.name, extra_ms=request.extra_ms)
+            return self._link_status(link.name)
+        if isinstance(request, control.DeviceAction):
+            return await self._device(request.action, request.router)
+        return self.status()
+
+    async def _device(self, action: str, name: str) -> dict[str, Any]:
+        router = self.routers.get(name)
+        if router is None:
+            raise KeyError(f"no router {name!r} in topology {self.topology.name!r}")
+        if name in self._busy:
+            raise RuntimeError(f"{name} is busy stopping or starting; try again")
+        if action == "stop":
+            await self._stop_router(router)
+        elif action == "start":
+            await self._start_router(router)
+        elif action == "tamper":
+            await asyncio.to_thread(router.tamper)
+        else:
+            await asyncio.to_thread(router.reject_next_commit)
+        log.info("lab.device." + action, router=name)
+        return self._router_status(router)
+
+    async def _stop_router(self, router: LabRouter) -> None:
+        self._busy.add(router.name)
+        self._stopped.add(router.name)
+        try:
+            # Far ends go down before the processes do, as when a router loses power.
+            self.sim.set_running(router.name, running=False)
+            self._publish()
+            await asyncio.to_thread(router.stop)
+        finally:
+            self._busy.discard(router.name)
+        self._write_state()
+
+    async def _start_router(self, router: LabRouter) -> None:
+        self._busy.add(router.name)
+        try:
+            await asyncio.to_thread(router.start)
+        finally:
+            self._busy.discard(router.name)
+        self._stopped.discard(router.name)
+        self.publisher.forget(router.name)
+        self._refresh()
+        self._write_state()
+
+    # --- status -------------------------------------------------------------------------
+    def _link_status(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.status()["links"] if s["name"] == name)
+
+    def _router_status(self, router: LabRouter) -> dict[str, Any]:
+        return {
+            "name": router.name,
+            "platform": router.spec.platform,
+            "running": router.running,
+            "netconf_port": router.netconf.port if router.netconf is not None else None,
+            "gnmi_port": router.gnmi.port if router.gnmi is not None else None,
+        }
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "topology": self.topology.name,
+            "routers": [self._router_status(r) for r in self.routers.values()],
+            "links": [
+                dataclasses.asdict(s) | {"latency_ms": s.latency_ms} for s in self.sim.links()
+            ],
+        }
+
+
+def _configure_logging() -> None:
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intentloop-lab-daemon")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--topology", type=Path, default=None)
+    args = parser.parse_args(argv)
+    _configure_logging()
+    state_dir: Path = args.state_dir.absolute()
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(state_dir / "daemon.pid", "a+", encoding="ascii") as pid_file:
+        try:
+            fcntl.flock(pid_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.error("lab.already_running", state_dir=str(state_dir))
+            return 2
+        pid_file.truncate(0)
+        pid_file.write(f"{os.getpid()}\n")
+        pid_file.flush()
+        try:
+            topology = load_topology(args.topology) if args.topology else default_topology()
+            return asyncio.run(LabDaemon(topology=topology, state_dir=state_dir).run())
+        finally:
+            (state_dir / "daemon.pid").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""One lab router as the daemon sees it: its processes, its telemetry target, its config.
+
+A NETCONF router is a real netconfd behind its own sshd *plus* a telemetry-only gNMI
+target (real routers stream state over gNMI whatever they are configured with); a gNMI
+router is one target that serves config and telemetry. Ports are chosen once and kept
+across stop/start, so the inventory handed to Kubernetes stays true after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from lxml import etree
+
+from intentloop_intents.device import xml as device_xml
+from intentloop_lab import labstate
+from intentloop_lab.gnmi_target import GnmiTarget
+from intentloop_lab.netconf_device import NetconfDevice
+from intentloop_lab.pki import LabPki
+from intentloop_lab.simulation import ConfiguredView, view_from_json_ietf
+from intentloop_lab.topology import Router, Topology
+
+_START_ATTEMPTS = 3
+GNMI_USERNAME = "intentloop"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the kernel's choice, never a fixed number)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((labstate.ADDRESS, 0))
+        return int(sock.getsockname()[1])
+
+
+class LabRouter:
+    """Starts, stops and faults one router; reads back what it is configured with."""
+
+    def __init__(self, *, router: Router, topology: Topology, workdir: Path, pki: LabPki):
+        self.spec = router
+        self.workdir = workdir
+        self.interfaces = topology.interfaces_of(router.name)
+        self._tls = pki.server(router.name)
+        self.netconf: NetconfDevice | None = None
+        self.gnmi: GnmiTarget | None = None
+        self._gnmi_password = secrets.token_urlsafe(18)
+        self._config_stamp: tuple[int, int, int] | None = None
+        self._view = ConfiguredView()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def running(self) -> bool:
+        parts = [self.gnmi, self.netconf] if self.spec.platform == "netconf" else [self.gnmi]
+        return all(part is not None and part.running for part in parts)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start every process of the router; retried on a port lost to a race."""
+        self.workdir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.workdir.mkdir(exist_ok=True, mode=0o700)
+        if self.spec.platform == "netconf":
+            self._start_netconf()
+        self._start_gnmi()
+
+    def _start_netconf(self) -> None:
+        if self.netconf is not None:
+            self.netconf.start()
+            return
+        last: Exception | None = None
+        for _ in range(_START_ATTEMPTS):
+            device = NetconfDevice(
+                name=self.name, workdir=self.workdir / "netconf", port=free_port()
+            )
+            try:
+                device.start()
+            except RuntimeError as exc:  # most likely the port was taken meanwhile
+                last = exc
+                continue
+            self.netconf = device
+            return
+        raise RuntimeError(f"{self.name}: NETCONF device did not start: {last}")
+
+    def _start_gnmi(self) -> None:
+        if self.gnmi is not None:
+            self.gnmi.start()
+            return
+        last: Exception | None = None
+        for _ in range(_START_ATTEMPTS):
+            target = GnmiTarget(
+                name=self.name,
+                port=free_port(),
+                interfaces=self.interfaces,
+                tls=self._tls,
+                serve_config=self.spec.platform == "gnmi",
+                software_version=self.spec.software_version,
+                username=GNMI_USERNAME,
+                password=self._gnmi_password,
+            )
+            try:
+                target.start()
+            except OSError as exc:  # the port was taken between choosing and binding it
+                last = exc
+                continue
+            self.gnmi = target
+            return
+        raise RuntimeError(f"{self.name}: gNMI target did not start: {last}")
+
+    def stop(self) -> None:
+        if self.gnmi is not None:
+            self.gnmi.stop()
+        if self.netconf is not None:
+            self.netconf.stop()
+
+    def destroy(self) -> None:
+        """Stop and remove everything on disk that belongs to this router."""
+        self.stop()
+        if self.netconf is not None:
+            self.netconf.destroy()
+
+    # --- faults -------------------------------------------------------------------------
+    def tamper(self) -> None:
+        if self.netconf is not None:
+            self.netconf.tamper()
+        elif self.gnmi is not None:
+            self.gnmi.tamper()
+
+    def reject_next_commit(self) -> None:
+        if self.netconf is not None:
+            self.netconf.set_reject_next_commit(True)
+        elif self.gnmi is not None:
+            self.gnmi.set_reject_next_commit(True)
+
+    # --- what it is configured with -----------------------------------------------------
+    def config_view(self) -> ConfiguredView:
+        """The services and disabled ports in the running config (cheap when unchanged)."""
+        if self.netconf is not None:
+            return self._netconf_view()
+        if self.gnmi is not None and self.gnmi.running:
+            self._view = view_from_json_ietf(self.gnmi.config_tree())
+        return self._view
+
+    def _netconf_view(self) -> ConfiguredView:
+        # netconfd rewrites its startup file on every commit (a confirmed commit: once it is
+        # confirmed), so the file is the running config without a NETCONF session of ours
+        # beside the controller's. Traffic of a change still awaiting confirmation is
+        # therefore not counted until it is confirmed.
+        assert self.netconf is not None
+        path = self.netconf.workdir / "startup-cfg.xml"
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return self._view
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if stamp != self._config_stamp:
+            self._view = view_from_json_ietf(_device_dict(path.read_bytes()))
+            self._config_stamp = stamp
+        return self._view
+
+    # --- description --------------------------------------------------------------------
+    def pids(self) -> tuple[int, ...]:
+        """The router's child processes (sshd, netconfd): every process naming its workdir."""
+        return labstate.processes_mentioning(self.workdir)
+
+    def info(self, credentials_dir: Path) -> labstate.RouterInfo:
+        assert self.gnmi is not None
+        core = self.interfaces[len(self.spec.ports) :]
+        netconf = None
+        if self.netconf is not None:
+            netconf = labstate.NetconfAccess(
+                port=self.netconf.port,
+                host_key=self.netconf.host_public_key,
+                username=self.netconf.username,
+                private_key_file=_write_secret(
+                    credentials_dir / "ssh-privatekey", self.netconf.client_private_key_pem
+                ),
+            )
+        gnmi = labstate.GnmiAccess(
+            port=self.gnmi.port,
+            serves_config=self.spec.platform == "gnmi",
+            username=GNMI_USERNAME,
+            password_file=_write_secret(credentials_dir / "gnmi-password", self._gnmi_password),
+            ca_file=self._tls.ca,
+        )
+        return labstate.RouterInfo(
+            name=self.name,
+            platform=self.spec.platform,
+            site=self.spec.site,
+            role=self.spec.role,
+            software_version=self.spec.software_version,
+            interfaces=self.spec.ports,
+            core_interfaces=core,
+            netconf=netconf,
+            gnmi=gnmi,
+            pids=self.pids(),
+        )
+
+
+def _write_secret(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def _device_dict(document: bytes) -> dict[str, list[dict[str, str]]]:
+    """The `<device>` lists of a netconfd config file as JSON_IETF-like dicts of strings."""
+    try:
+        root = device_xml.parse_document(document)
+    except device_xml.DeviceXmlError:
+        return {}
+    lists: dict[str, list[dict[str, str]]] = {}
+    for device in root.iter(device_xml.DEVICE):
+        for entry in device:
+            if not isinstance(entry.tag, str):
+                continue
+            leaves = {etree.QName(leaf).localname: (leaf.text or "") for leaf in entry}
+            lists.setdefault(etree.QName(entry).localname, []).append(leaves)
+    return lists
