@@ -100,9 +100,9 @@ def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         from intentloop_lab import cli as lab_cli
     except ImportError:  # pragma: no cover - the lab is optional in a deployed operator
         return
-    lab_cli.register(sub)
-    from intentloop_operator import demo
+    from intentloop_lab import demo
 
+    lab_cli.register(sub)
     demo.register(sub)
 
 
