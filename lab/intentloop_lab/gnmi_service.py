@@ -1,0 +1,277 @@
+"""The gNMI service of a lab router: protobuf in, protobuf out, device behaviour elsewhere.
+
+Built on pygnmi's compiled protos (one registration of `gnmi.proto` per process). Errors
+follow the gNMI specification's status codes: refused values INVALID_ARGUMENT, unknown paths
+NOT_FOUND, unsupported encodings and features UNIMPLEMENTED, a device refusing a commit
+FAILED_PRECONDITION, wrong credentials UNAUTHENTICATED. The message names the node at fault,
+because that is what a person reading the controller's status needs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn, Protocol
+
+import grpc
+from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
+
+from intentloop_lab.gnmi_schema import SchemaError
+from intentloop_lab.gnmi_state import LeafPath, RouterState, StateLeaf
+from intentloop_lab.gnmi_streams import (
+    DEFAULT_SAMPLE_NS,
+    MIN_SAMPLE_NS,
+    ConfigChange,
+    Hub,
+    Interest,
+    Sink,
+    dump,
+    stream,
+    typed_value,
+)
+from intentloop_lab.gnmi_tree import PathElems, PathError
+
+MODULE = "intentloop-device"
+MODEL = gnmi_pb2.ModelData(name=MODULE, organization="intentloop", version="2026-11-01")
+STATE_MODEL = gnmi_pb2.ModelData(
+    name="intentloop-lab-state", organization="intentloop", version="0.1"
+)
+GNMI_VERSION = "0.8.0"
+_JSON_ENCODINGS = (gnmi_pb2.Encoding.JSON, gnmi_pb2.Encoding.JSON_IETF)
+
+
+class CommitRejected(Exception):
+    """The router refuses this commit (a fault the lab injects); the message is the device's."""
+
+
+@dataclass(frozen=True)
+class SetOp:
+    op: Literal["delete", "replace", "update"]
+    elems: PathElems
+    value: object = None
+
+
+class Backend(Protocol):
+    """What the service needs from the router behind it (`GnmiTarget`)."""
+
+    serve_config: bool
+    state: RouterState
+    hub: Hub
+
+    def authorized(self, metadata: Sequence[tuple[str, str | bytes]]) -> bool: ...
+
+    def read_config(self, elems: PathElems) -> Any: ...
+
+    def apply_set(self, ops: Sequence[SetOp]) -> None: ...
+
+    def config_entries(self) -> list[ConfigChange]: ...
+
+
+class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._paths = {leaf.path: _proto_path(leaf.path) for leaf in backend.state.leaves}
+
+    def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._authorize(context)
+        models = [MODEL, STATE_MODEL] if self._backend.serve_config else [STATE_MODEL]
+        return gnmi_pb2.CapabilityResponse(
+            supported_models=models,
+            supported_encodings=[gnmi_pb2.Encoding.JSON_IETF],
+            gNMI_version=GNMI_VERSION,
+        )
+
+    def Get(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._authorize(context)
+        if request.encoding not in _JSON_ENCODINGS:
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only JSON_IETF encoding is served")
+        kind = request.type
+        notifications = []
+        for path in request.path or [gnmi_pb2.Path()]:
+            origin, elems = _elems(request.prefix, path)
+            config = self._config_elems(origin, elems, context)
+            now = time.time_ns()
+            if config is not None:
+                if kind in (gnmi_pb2.GetRequest.STATE, gnmi_pb2.GetRequest.OPERATIONAL):
+                    continue
+                value = self._read_config(config, context)
+                val = _json_value(value, request.encoding)
+                update = gnmi_pb2.Update(path=path, val=val)
+                notifications.append(
+                    gnmi_pb2.Notification(timestamp=now, prefix=request.prefix, update=[update])
+                )
+            elif kind != gnmi_pb2.GetRequest.CONFIG:
+                leaves = self._state_leaves(origin, elems, context)
+                updates = [
+                    gnmi_pb2.Update(path=self._paths[leaf.path], val=typed_value(leaf.read(now)))
+                    for leaf in leaves
+                ]
+                notifications.append(gnmi_pb2.Notification(timestamp=now, update=updates))
+        return gnmi_pb2.GetResponse(notification=notifications)
+
+    def Set(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._authorize(context)
+        ops: list[SetOp] = []
+        results: list[Any] = []
+        for path in request.delete:
+            ops.append(SetOp("delete", self._writable(request.prefix, path, context)))
+            results.append(gnmi_pb2.UpdateResult(path=path, op=gnmi_pb2.UpdateResult.DELETE))
+        for upd in request.replace:
+            elems = self._writable(request.prefix, upd.path, context)
+            ops.append(SetOp("replace", elems, _decode_value(upd.val, context)))
+            results.append(gnmi_pb2.UpdateResult(path=upd.path, op=gnmi_pb2.UpdateResult.REPLACE))
+        for upd in request.update:
+            elems = self._writable(request.prefix, upd.path, context)
+            ops.append(SetOp("update", elems, _decode_value(upd.val, context)))
+            results.append(gnmi_pb2.UpdateResult(path=upd.path, op=gnmi_pb2.UpdateResult.UPDATE))
+        try:
+            self._backend.apply_set(ops)
+        except SchemaError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except PathError as exc:
+            _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+        except CommitRejected as exc:
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return gnmi_pb2.SetResponse(timestamp=time.time_ns(), response=results)
+
+    def Subscribe(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        self._authorize(context)
+        first = next(request_iterator, None)
+        if first is None:
+            return
+        if not first.HasField("subscribe"):
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "first request must subscribe")
+        request = first.subscribe
+        sink = self._sink(request, context)
+        config = self._backend.config_entries
+        if request.mode in (gnmi_pb2.SubscriptionList.ONCE, gnmi_pb2.SubscriptionList.POLL):
+            yield from dump(sink, config)
+            if request.mode == gnmi_pb2.SubscriptionList.POLL:
+                for follow_up in request_iterator:
+                    if follow_up.HasField("poll"):
+                        yield from dump(sink, config)
+            return
+        self._backend.hub.add(sink)
+        context.add_callback(sink.close)
+        try:
+            yield from stream(
+                sink, config, updates_only=request.updates_only, is_active=context.is_active
+            )
+        finally:
+            self._backend.hub.remove(sink)
+            sink.close()
+
+    # --- helpers ------------------------------------------------------------------------
+    def _authorize(self, context: grpc.ServicerContext) -> None:
+        if not self._backend.authorized(context.invocation_metadata() or ()):
+            _abort(context, grpc.StatusCode.UNAUTHENTICATED, "authentication failed")
+
+    def _config_elems(
+        self, origin: str, elems: LeafPath, context: grpc.ServicerContext
+    ) -> PathElems | None:
+        """The path below `/intentloop-device:device`, or None for a state path."""
+        first = elems[0] if elems else None
+        if (origin, first) not in ((MODULE, ("device", ())), ("", (f"{MODULE}:device", ()))):
+            return None
+        rest = elems[1:]
+        if not self._backend.serve_config:
+            _abort(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                "this router serves telemetry only over gNMI; its configuration is not served",
+            )
+        return [(name, dict(keys)) for name, keys in rest]
+
+    def _writable(self, prefix: Any, path: Any, context: grpc.ServicerContext) -> PathElems:
+        origin, elems = _elems(prefix, path)
+        config = self._config_elems(origin, elems, context)
+        if config is None:
+            _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{_show(origin, elems)}: not configuration; only {MODULE}:device is writable",
+            )
+        return config
+
+    def _read_config(self, elems: PathElems, context: grpc.ServicerContext) -> Any:
+        try:
+            return self._backend.read_config(elems)
+        except (PathError, SchemaError) as exc:
+            _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+
+    def _state_leaves(
+        self, origin: str, elems: LeafPath, context: grpc.ServicerContext
+    ) -> list[StateLeaf]:
+        leaves = self._backend.state.select(elems) if not origin else []
+        if not leaves:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"{_show(origin, elems)}: no such path")
+        return leaves
+
+    def _sink(self, request: Any, context: grpc.ServicerContext) -> Sink:
+        """The leaves (and config entries) a SubscriptionList selects, each with its mode."""
+        chosen: dict[LeafPath, Interest] = {}
+        config_patterns: list[LeafPath] = []
+        for sub in request.subscription:
+            origin, elems = _elems(request.prefix, sub.path)
+            config = self._config_elems(origin, elems, context)
+            if config is not None:  # configuration is always reported on change
+                config_patterns.append(tuple((n, tuple(sorted(k.items()))) for n, k in config))
+                continue
+            interval = max(sub.sample_interval or DEFAULT_SAMPLE_NS, MIN_SAMPLE_NS)
+            for leaf in self._state_leaves(origin, elems, context):
+                on_change = leaf.pushed and (
+                    sub.mode == gnmi_pb2.SubscriptionMode.ON_CHANGE
+                    or (sub.mode == gnmi_pb2.SubscriptionMode.TARGET_DEFINED and leaf.on_change)
+                )
+                chosen.setdefault(
+                    leaf.path, Interest(leaf, self._paths[leaf.path], on_change, interval)
+                )
+        return Sink(list(chosen.values()), config_patterns)
+
+
+def _elems(prefix: Any, path: Any) -> tuple[str, LeafPath]:
+    origin = path.origin or prefix.origin
+    elems = tuple((e.name, tuple(sorted(e.key.items()))) for e in (*prefix.elem, *path.elem))
+    return origin, elems
+
+
+def _proto_path(path: LeafPath) -> Any:
+    return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+
+
+def _json_value(value: Any, encoding: int) -> Any:
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if encoding == gnmi_pb2.Encoding.JSON:
+        return gnmi_pb2.TypedValue(json_val=raw)
+    return gnmi_pb2.TypedValue(json_ietf_val=raw)
+
+
+def _decode_value(val: Any, context: grpc.ServicerContext) -> object:
+    which = val.WhichOneof("value")
+    if which in ("json_ietf_val", "json_val"):
+        try:
+            return json.loads(getattr(val, which))
+        except (ValueError, RecursionError) as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"malformed JSON value: {exc}")
+    if which in ("string_val", "bool_val", "uint_val", "int_val"):
+        return getattr(val, which)
+    _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"values encoded as {which} are not accepted")
+
+
+def _show(origin: str, elems: LeafPath) -> str:
+    body = "/" + "/".join(n + "".join(f"[{k}={v}]" for k, v in keys) for n, keys in elems)
+    return f"{origin}:{body}" if origin else body
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable: context.abort raises")
+
+
+def metadata_value(metadata: Sequence[tuple[str, str | bytes]], key: str) -> str | None:
+    for name, value in metadata:
+        if name == key:
+            return value.decode() if isinstance(value, bytes) else value
+    return None

@@ -1,0 +1,227 @@
+"""Subscribe streams of a lab gNMI target: SAMPLE at an interval, ON_CHANGE when pushed.
+
+One `Sink` per open stream. The simulator's setters `publish` changed leaves to every sink,
+which keeps the value *as it was at that moment* (a DOWN then UP flap is two updates, not
+one), and wakes the stream's thread. Configuration changes (a Set, someone on the console)
+are published per list entry, so a controller can watch for drift instead of polling.
+The stream's generator sends the current values, a sync_response, then loops: pending
+ON_CHANGE batches, then SAMPLE groups that are due. A sink's backlog is bounded; a stream
+whose client stopped reading loses its oldest batches instead of growing without limit.
+
+Every notification carries the wall-clock time in ns: pygnmi drops notifications whose
+timestamp is 0, and controllers order updates by it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pygnmi.spec.v080 import gnmi_pb2
+
+from intentloop_lab.gnmi_state import LeafPath, StateLeaf, Value, matches
+
+DEFAULT_SAMPLE_NS = 1_000_000_000
+MIN_SAMPLE_NS = 1_000_000
+BACKLOG = 1024
+CONFIG_ORIGIN = "intentloop-device"
+
+ConfigChange = tuple[LeafPath, dict[str, Any] | None]  # entry path below device; None: gone
+Batch = tuple[int, list[Any], list[Any]]  # timestamp, Updates, deleted Paths
+
+
+@dataclass(frozen=True)
+class Interest:
+    """One leaf one subscription asked for, with its gNMI path built once."""
+
+    leaf: StateLeaf
+    path: gnmi_pb2.Path
+    on_change: bool
+    interval_ns: int = 0
+
+
+@dataclass(eq=False)  # identity semantics: one sink per open stream
+class Sink:
+    interests: Sequence[Interest]
+    config_patterns: Sequence[LeafPath] = ()  # below /intentloop-device:device
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _batches: deque[Batch] = field(default_factory=lambda: deque(maxlen=BACKLOG))
+    _closed: bool = False
+
+    def __post_init__(self) -> None:
+        self._on_change = {i.leaf.path: i for i in self.interests if i.on_change}
+
+    def publish(self, timestamp_ns: int, changed: Sequence[LeafPath]) -> None:
+        hits = [self._on_change[p] for p in changed if p in self._on_change]
+        if hits:
+            updates = [update(i.path, i.leaf.read(timestamp_ns)) for i in hits]
+            self._push((timestamp_ns, updates, []))
+
+    def publish_config(self, timestamp_ns: int, changes: Sequence[ConfigChange]) -> None:
+        hits = [c for c in changes if self.wants_config(c[0])]
+        if hits:
+            updates = [config_update(p, v) for p, v in hits if v is not None]
+            deletes = [config_path(p) for p, v in hits if v is None]
+            self._push((timestamp_ns, updates, deletes))
+
+    def wants_config(self, entry: LeafPath) -> bool:
+        """A pattern selects an entry when either path is a prefix of the other."""
+        return any(matches(p, entry) or matches(entry, p) for p in self.config_patterns)
+
+    def _push(self, batch: Batch) -> None:
+        with self._cond:
+            self._batches.append(batch)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def wait(self, deadline_ns: int) -> list[Batch] | None:
+        """Pending batches once there are some or `deadline_ns` passes; None when closed."""
+        with self._cond:
+            while not self._batches and not self._closed:
+                remaining = (deadline_ns - time.time_ns()) / 1e9
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._closed:
+                return None
+            batches = list(self._batches)
+            self._batches.clear()
+            return batches
+
+
+class Hub:
+    """The open streams of one target."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sinks: set[Sink] = set()
+
+    def add(self, sink: Sink) -> None:
+        with self._lock:
+            self._sinks.add(sink)
+
+    def remove(self, sink: Sink) -> None:
+        with self._lock:
+            self._sinks.discard(sink)
+
+    def _current(self) -> list[Sink]:
+        with self._lock:
+            return list(self._sinks)
+
+    def publish(self, changed: Sequence[LeafPath]) -> None:
+        if changed:
+            now = time.time_ns()
+            for sink in self._current():
+                sink.publish(now, changed)
+
+    def publish_config(self, changes: Sequence[ConfigChange]) -> None:
+        if changes:
+            now = time.time_ns()
+            for sink in self._current():
+                sink.publish_config(now, changes)
+
+    def close_all(self) -> None:
+        with self._lock:
+            sinks, self._sinks = list(self._sinks), set()
+        for sink in sinks:
+            sink.close()
+
+
+def typed_value(value: Value) -> gnmi_pb2.TypedValue:
+    if isinstance(value, bool):
+        return gnmi_pb2.TypedValue(bool_val=value)
+    if isinstance(value, int):
+        return gnmi_pb2.TypedValue(uint_val=value)
+    if isinstance(value, float):
+        return gnmi_pb2.TypedValue(double_val=value)
+    return gnmi_pb2.TypedValue(string_val=value)
+
+
+def update(path: gnmi_pb2.Path, value: Value) -> gnmi_pb2.Update:
+    return gnmi_pb2.Update(path=path, val=typed_value(value))
+
+
+def config_path(entry: LeafPath) -> gnmi_pb2.Path:
+    elems = [gnmi_pb2.PathElem(name="device")]
+    elems += [gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in entry]
+    return gnmi_pb2.Path(origin=CONFIG_ORIGIN, elem=elems)
+
+
+def config_update(entry: LeafPath, value: dict[str, Any]) -> gnmi_pb2.Update:
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return gnmi_pb2.Update(path=config_path(entry), val=gnmi_pb2.TypedValue(json_ietf_val=raw))
+
+
+def notification(
+    timestamp_ns: int, updates: Sequence[Any], deletes: Sequence[Any] = ()
+) -> gnmi_pb2.SubscribeResponse:
+    return gnmi_pb2.SubscribeResponse(
+        update=gnmi_pb2.Notification(timestamp=timestamp_ns, update=updates, delete=deletes)
+    )
+
+
+def snapshot(
+    sink: Sink, config: Callable[[], Sequence[ConfigChange]]
+) -> gnmi_pb2.SubscribeResponse | None:
+    """Every current value the subscription selects, in one notification (None if none)."""
+    now = time.time_ns()
+    updates = [update(i.path, i.leaf.read(now)) for i in sink.interests]
+    if sink.config_patterns:
+        updates += [
+            config_update(p, v) for p, v in config() if v is not None and sink.wants_config(p)
+        ]
+    return notification(now, updates) if updates else None
+
+
+SYNC = gnmi_pb2.SubscribeResponse(sync_response=True)
+
+
+def dump(
+    sink: Sink, config: Callable[[], Sequence[ConfigChange]]
+) -> Iterator[gnmi_pb2.SubscribeResponse]:
+    current = snapshot(sink, config)
+    if current is not None:
+        yield current
+    yield SYNC
+
+
+def stream(
+    sink: Sink,
+    config: Callable[[], Sequence[ConfigChange]],
+    *,
+    updates_only: bool,
+    is_active: Callable[[], bool],
+) -> Iterator[gnmi_pb2.SubscribeResponse]:
+    """A STREAM subscription: current values, sync_response, then changes and samples."""
+    if updates_only:
+        yield SYNC
+    else:
+        yield from dump(sink, config)
+    groups: dict[int, list[Interest]] = {}
+    for interest in sink.interests:
+        if not interest.on_change:
+            groups.setdefault(interest.interval_ns, []).append(interest)
+    start = time.time_ns()
+    due = {interval: start + interval for interval in groups}
+    never = start + 3600 * 1_000_000_000
+    while is_active():
+        batches = sink.wait(min(due.values(), default=never))
+        if batches is None:
+            return
+        for timestamp_ns, updates, deletes in batches:
+            yield notification(timestamp_ns, updates, deletes)
+        now = time.time_ns()
+        for interval, members in groups.items():
+            if due[interval] <= now:
+                yield notification(now, [update(i.path, i.leaf.read(now)) for i in members])
+                # Keep the cadence, but never try to catch up a backlog of missed ticks.
+                due[interval] = max(due[interval] + interval, now + interval // 2)
