@@ -8,6 +8,7 @@ the others (each object has its own handler task) and is retried by the timer.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,8 @@ from intentloop_intents.resources.inventory import DeviceSpec
 from intentloop_intents.resources.meta import ConditionType
 from intentloop_operator import kube, logs, metrics
 
-PROBE_INTERVAL_S = 20.0
+# How often reachability is re-checked (also the retry interval for unreachable devices).
+PROBE_INTERVAL_S = float(os.environ.get("INTENTLOOP_DEVICE_PROBE_INTERVAL", "20"))
 MAX_CAPABILITIES = 64
 
 log = logs.get("intentloop.devices")
@@ -122,6 +124,9 @@ async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
     try:
         fields = await observe(name, spec)
         status = _status(body, fields, True, cond.REASON_RECONCILED, "device reachable")
+    except ValueError as e:  # the adapter refused a value the schema could not check
+        outcome = "invalid"
+        status = _status(body, {"reachable": False}, False, cond.REASON_INVALID_SPEC, str(e))
     except kube.SecretUnavailable as e:
         outcome = "credentials"
         status = _status(body, {"reachable": False}, False, cond.REASON_CREDENTIALS, str(e))
@@ -146,7 +151,7 @@ async def device_changed(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any
     await reconcile(name, body, patch)
 
 
-@kopf.timer(GROUP, VERSION, "devices", id="device-probe", interval=PROBE_INTERVAL_S, idle=5)
+@kopf.timer(GROUP, VERSION, "devices", id="device-probe", interval=PROBE_INTERVAL_S)
 async def device_probe(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     await reconcile(name, body, patch)
 

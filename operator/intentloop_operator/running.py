@@ -32,6 +32,14 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     metrics.mark_healthy(True)
 
 
+@kopf.on.login(id="login")
+def login(**kwargs: Any) -> Any:
+    """In a pod: the service account. Elsewhere: the kubeconfig named by --kubeconfig."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        return kopf.login_with_service_account(**kwargs)
+    return kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.cleanup(id="cleanup")
 async def cleanup(**_: Any) -> None:
     metrics.mark_healthy(False)

@@ -19,7 +19,7 @@ import kubernetes
 import pytest
 import yaml
 
-from intentloop_lab import controlplane
+from intentloop_lab import control, controlplane, inventory, labstate, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,8 +106,40 @@ class Operator:
                 self.proc.wait()
 
 
+class Lab:
+    """The lab network (real netconfd + gNMI targets), its inventory applied to the cluster."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.state = labstate.read_state(state_dir)
+
+    def call(self, request: Any) -> Any:
+        return control.call(self.state.socket, request)
+
+    def link(self, a: str, b: str, *, up: bool) -> None:
+        self.call(control.LinkAdmin(a=a, b=b, up=up))
+
+    def device(self, router: str, action: str) -> None:
+        self.call(control.DeviceAction(router=router, action=action))
+
+
 @pytest.fixture(scope="session")
-def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def lab(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    state_dir = tmp_path_factory.mktemp("lab")
+    lifecycle.start(state_dir, None)
+    try:
+        the_lab = Lab(state_dir)
+        cluster.kubectl("create", "namespace", "intentloop-system", check=False)
+        cluster.kubectl("apply", "-f", "-", input=inventory.render(the_lab.state))
+        yield the_lab
+    finally:
+        lifecycle.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     port = controlplane.free_port()
     env = {
