@@ -31,7 +31,7 @@ MAX_CAPABILITIES = 64
 log = logs.get("intentloop.devices")
 
 
-async def _credentials(spec: DeviceSpec) -> factory.Credentials:
+async def credentials(spec: DeviceSpec) -> factory.Credentials:
     creds = factory.Credentials()
     if spec.netconf is not None:
         ref = spec.netconf.credentials_secret_ref
@@ -52,7 +52,7 @@ async def _credentials(spec: DeviceSpec) -> factory.Credentials:
 
 async def observe(name: str, spec: DeviceSpec) -> dict[str, Any]:
     """What the device says about itself, as status fields (never raises DeviceError)."""
-    creds = await _credentials(spec)
+    creds = await credentials(spec)
     adapter = factory.config_adapter(name, spec, creds)
     started = time.perf_counter()
     try:

@@ -50,3 +50,115 @@ def _read_secret(name: str, namespace: str) -> dict[str, str]:
 
 async def read_secret(name: str, namespace: str) -> dict[str, str]:
     return await asyncio.to_thread(_read_secret, name, namespace)
+
+
+GROUP, VERSION = "intentloop.io", "v1alpha1"
+
+
+async def list_objects(plural: str) -> list[dict[str, Any]]:
+    """Every object of a kind, in every namespace (intentloop kinds only)."""
+
+    def call() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = custom().list_cluster_custom_object(GROUP, VERSION, plural)[
+            "items"
+        ]
+        return items
+
+    return await asyncio.to_thread(call)
+
+
+async def get_object(plural: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    def call() -> dict[str, Any] | None:
+        try:
+            if namespace is None:
+                obj: dict[str, Any] = custom().get_cluster_custom_object(
+                    GROUP, VERSION, plural, name
+                )
+            else:
+                obj = custom().get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+            return obj
+        except kubernetes.client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    return await asyncio.to_thread(call)
+
+
+class AlreadyExists(Exception):
+    """Create refused because the name is taken: for allocations, the value is someone's."""
+
+
+async def create_object(
+    plural: str, body: dict[str, Any], namespace: str | None = None
+) -> dict[str, Any]:
+    def call() -> dict[str, Any]:
+        try:
+            if namespace is None:
+                obj: dict[str, Any] = custom().create_cluster_custom_object(
+                    GROUP, VERSION, plural, body
+                )
+            else:
+                obj = custom().create_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, body
+                )
+            return obj
+        except kubernetes.client.ApiException as e:
+            if e.status == 409:
+                raise AlreadyExists(body["metadata"]["name"]) from None
+            raise
+
+    return await asyncio.to_thread(call)
+
+
+async def patch_object(
+    plural: str,
+    name: str,
+    patch: dict[str, Any],
+    namespace: str | None = None,
+    *,
+    status: bool = False,
+) -> dict[str, Any]:
+    def call() -> dict[str, Any]:
+        api = custom()
+        if namespace is None:
+            fn = (
+                api.patch_cluster_custom_object_status
+                if status
+                else api.patch_cluster_custom_object
+            )
+            obj: dict[str, Any] = fn(GROUP, VERSION, plural, name, patch)
+        else:
+            fn = (
+                api.patch_namespaced_custom_object_status
+                if status
+                else api.patch_namespaced_custom_object
+            )
+            obj = fn(GROUP, VERSION, namespace, plural, name, patch)
+        return obj
+
+    return await asyncio.to_thread(call)
+
+
+async def delete_object(plural: str, name: str, namespace: str | None = None) -> None:
+    def call() -> None:
+        try:
+            if namespace is None:
+                custom().delete_cluster_custom_object(GROUP, VERSION, plural, name)
+            else:
+                custom().delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+        except kubernetes.client.ApiException as e:
+            if e.status != 404:
+                raise
+
+    await asyncio.to_thread(call)
+
+
+async def list_namespaced(plural: str, namespace: str, selector: str) -> list[dict[str, Any]]:
+    def call() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = custom().list_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, label_selector=selector
+        )["items"]
+        return items
+
+    return await asyncio.to_thread(call)

@@ -6,6 +6,7 @@ transaction) once, so a person can follow one intent or one transaction across l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
@@ -47,3 +48,8 @@ def configure(level: int = logging.INFO) -> None:
 def get(name: str = "intentloop") -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+def bound(**fields: object) -> contextlib.AbstractContextManager[object]:
+    """Bind `fields` (kind, namespace, name, ...) to every log line inside the block."""
+    return structlog.contextvars.bound_contextvars(**fields)

@@ -14,7 +14,12 @@ import kopf
 
 from intentloop_operator import logs, metrics
 
-HANDLER_MODULES = ("intentloop_operator.devices",)
+HANDLER_MODULES = (
+    "intentloop_operator.watching",
+    "intentloop_operator.devices",
+    "intentloop_operator.slices",
+    "intentloop_operator.services",
+)
 
 
 @kopf.on.startup(id="settings")

@@ -160,6 +160,7 @@ class NetworkServiceStatus(StatusModel):
     path: list[ShortText] = Field(default_factory=list, description="Devices in path order")
     path_links: list[ShortText] = Field(default_factory=list)
     backup_path: list[ShortText] = Field(default_factory=list)
+    backup_path_links: list[ShortText] = Field(default_factory=list)
     allocated: Allocated = Field(default_factory=Allocated)
     measured_latency_ms: float | None = None
     """Latency of the current path from telemetry, ms."""

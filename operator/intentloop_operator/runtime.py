@@ -1,0 +1,140 @@
+"""What the operator keeps in memory: the topology, device specs, desired device configs.
+
+Built once at start-up from full lists (before any handler runs), then kept current
+incrementally by watch events — never rebuilt from lists on every pass. Reservations are
+restored from the intents' own status, so a restart neither forgets nor double-counts
+what was admitted. One `asyncio.Lock` per device serialises changes to that device, so two
+intents touching the same device compose instead of overwriting each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from intentloop_intents import topology as topo
+from intentloop_intents.device import DeviceConfigTree
+from intentloop_intents.resources.inventory import DeviceSpec, LinkSpec
+from intentloop_operator import logs
+
+log = logs.get("intentloop.runtime")
+
+
+def link_spec(name: str, spec: dict[str, Any]) -> topo.LinkSpec:
+    s = LinkSpec.model_validate(spec)
+    return topo.LinkSpec(
+        name=name,
+        a=topo.Endpoint(s.a.device, s.a.interface),
+        b=topo.Endpoint(s.b.device, s.b.interface),
+        capacity_mbps=float(s.capacity_mbps),
+        latency_ms=float(s.latency_ms),
+        cost=float(s.cost),
+        srlgs=frozenset(s.srlgs),
+    )
+
+
+def service_owner(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+def slice_owner(namespace: str, name: str) -> str:
+    return f"slice:{namespace}/{name}"
+
+
+@dataclass
+class Runtime:
+    topology: topo.Topology = field(default_factory=topo.Topology)
+    devices: dict[str, DeviceSpec] = field(default_factory=dict)
+    desired: dict[str, DeviceConfigTree] = field(default_factory=dict)
+    slices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # slice "namespace/name" -> {service owner: Mbps}: what each member spends of the budget.
+    slice_members: dict[str, dict[str, int]] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, device: str) -> asyncio.Lock:
+        return self._locks.setdefault(device, asyncio.Lock())
+
+    # -- inventory events -----------------------------------------------------------------
+
+    def upsert_device(self, name: str, spec: dict[str, Any], status: dict[str, Any]) -> None:
+        try:
+            self.devices[name] = DeviceSpec.model_validate(spec)
+        except ValidationError:
+            log.warning("device.spec.invalid", kind="Device", name=name)
+            return
+        reachable = status.get("reachable")
+        self.topology.upsert_device(name, reachable=reachable is not False)
+
+    def remove_device(self, name: str) -> None:
+        self.devices.pop(name, None)
+        self.topology.remove_device(name)
+
+    def upsert_link(self, name: str, spec: dict[str, Any], status: dict[str, Any]) -> None:
+        try:
+            ls = link_spec(name, spec)
+        except (ValidationError, topo.TopologyError):
+            log.warning("link.spec.invalid", kind="Link", name=name)
+            return
+        state = status.get("operState")
+        self.topology.upsert_link(ls, oper_up=None if state in (None, "unknown") else state == "up")
+        latency = status.get("measuredLatencyMs")
+        if latency is not None:
+            self.topology.set_measured_latency(name, float(latency))
+
+    def remove_link(self, name: str) -> None:
+        self.topology.remove_link(name)
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def load(
+        self,
+        *,
+        devices: Iterable[dict[str, Any]],
+        links: Iterable[dict[str, Any]],
+        device_configs: Iterable[dict[str, Any]],
+        slices: Iterable[dict[str, Any]],
+        services: Iterable[dict[str, Any]],
+    ) -> None:
+        for d in devices:
+            self.upsert_device(d["metadata"]["name"], d.get("spec", {}), d.get("status", {}))
+        for link in links:
+            self.upsert_link(link["metadata"]["name"], link.get("spec", {}), link.get("status", {}))
+        for dc in device_configs:
+            spec = dc.get("spec", {})
+            self.desired[spec.get("device", dc["metadata"]["name"])] = (
+                DeviceConfigTree.model_validate(spec.get("config", {}))
+            )
+        for sl in slices:
+            self.restore_slice(sl)
+        for svc in services:
+            self.restore_service(svc)
+
+    def restore_slice(self, obj: dict[str, Any]) -> None:
+        meta, status = obj["metadata"], obj.get("status", {})
+        key = service_owner(meta["namespace"], meta["name"])
+        self.slices[key] = obj
+        if status.get("phase") != "Admitted":
+            return
+        links = {name for path in status.get("reserved", []) for name in path.get("links", [])}
+        mbps = obj["spec"]["guaranteedBandwidthMbps"]
+        self.topology.reserve(
+            slice_owner(meta["namespace"], meta["name"]), links, mbps, check_capacity=False
+        )
+
+    def restore_service(self, obj: dict[str, Any]) -> None:
+        meta, status, spec = obj["metadata"], obj.get("status", {}), obj.get("spec", {})
+        links = [*status.get("pathLinks", []), *status.get("backupPathLinks", [])]
+        if not links:
+            return
+        owner = service_owner(meta["namespace"], meta["name"])
+        bandwidth = int(spec.get("bandwidthMbps", 0))
+        slice_ref = spec.get("sliceRef")
+        if slice_ref:
+            key = service_owner(meta["namespace"], slice_ref["name"])
+            self.slice_members.setdefault(key, {})[owner] = bandwidth
+            return
+        self.topology.reserve(owner, links, float(bandwidth), check_capacity=False)

@@ -1,0 +1,201 @@
+"""NetworkService controller: intent → route → identifiers → device config → transaction.
+
+Level-triggered: every pass recomputes the whole realisation from the spec and the current
+topology and applies the difference; running it twice changes nothing. Status is patched
+once per pass. A pass that cannot finish for a transient reason (a device unreachable or
+refusing its commit) says so in status and is retried with backoff until it converges.
+Deletion (behind a finalizer) removes exactly this service's config from the devices,
+then releases its identifiers and reserved capacity.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from intentloop_intents import allocation as alloc
+from intentloop_intents import compilation, composition
+from intentloop_intents import conditions as cond
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_intents.resources.meta import ConditionType
+from intentloop_intents.resources.services import NetworkServiceSpec
+from intentloop_operator import allocations, changes, logs, metrics, routing
+from intentloop_operator.runtime import Runtime, service_owner
+from intentloop_operator.sessions import SessionPool
+
+RETRY_DELAY_S = 3.0
+
+log = logs.get("intentloop.services")
+
+
+class Outcome(Exception):
+    """A pass that ends without Ready: phase, condition reason, message, retry or not."""
+
+    def __init__(self, phase: str, reason: str, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.phase, self.reason, self.retry = phase, reason, retry
+
+
+def compile_service(
+    owner: str, spec: NetworkServiceSpec, r: routing.Routing, vlan: int, rt_asn: int
+) -> dict[str, Any]:
+    ends = tuple(
+        compilation.ServiceEndpoint(device=e.device, interface=e.interface) for e in spec.endpoints
+    )
+    if spec.type == "l3vpn":
+        return compilation.compile_l3vpn(
+            compilation.L3Vpn(
+                service=owner,
+                endpoints=ends,
+                vlan_id=vlan,
+                bandwidth_mbps=spec.bandwidth_mbps,
+                route_target=alloc.route_target(rt_asn, vlan),
+                routes=tuple(p.hops for p in r.routes),
+            )
+        )
+    return compilation.compile_l2_p2p(
+        compilation.L2PointToPoint(
+            service=owner,
+            endpoints=(ends[0], ends[1]),
+            vlan_id=vlan,
+            bandwidth_mbps=spec.bandwidth_mbps,
+            hops=r.primary.hops,
+        )
+    )
+
+
+async def realise(
+    rt: Runtime, pool: SessionPool, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
+) -> tuple[routing.Routing, int, changes.Applied]:
+    owner = service_owner(namespace, name)
+    try:
+        r = routing.route(rt, namespace, name, spec)
+    except routing.NotRoutable as e:
+        raise Outcome("Failed", e.reason, str(e), retry=False) from None
+    try:
+        vlan = await allocations.take("vlan", owner, uid, requested=spec.vlan)
+    except (alloc.AllocationError, allocations.NoPool) as e:
+        raise Outcome("Failed", "AllocationFailed", str(e), retry=False) from None
+    try:
+        contributions = compile_service(owner, spec, r, vlan, 65000)
+    except (compilation.CompilationError, ValueError) as e:
+        raise Outcome("Failed", "CompilationFailed", str(e)[:1000], retry=False) from None
+    routing.release(rt, namespace, name)
+    routing.reserve(rt, namespace, name, spec, r)
+    intent = changes.IntentRef("NetworkService", namespace, name)
+    try:
+        applied = await changes.apply(rt, pool, intent, contributions)
+    except composition.ConfigConflict as e:
+        raise Outcome("Failed", "ConfigConflict", str(e)[:1000], retry=False) from None
+    if not applied.ok:
+        raise Outcome("Provisioning", "TransactionFailed", applied.reason(), retry=True)
+    return r, vlan, applied
+
+
+def _conditions(
+    body: kopf.Body, ready: bool, reason: str, message: str, progressing: bool
+) -> list[dict[str, Any]]:
+    now, gen = datetime.now(UTC), body.metadata.get("generation")
+    conds: list[dict[str, Any]] = list(body.status.get("conditions", []))
+    for type_, value in (
+        (ConditionType.READY, ready),
+        (ConditionType.DEGRADED, not ready and not progressing),
+        (ConditionType.PROGRESSING, progressing),
+    ):
+        conds = cond.set_condition(
+            conds, type=type_, status=value, reason=reason, message=message, generation=gen, now=now
+        )
+    return conds
+
+
+def _ready_status(
+    body: kopf.Body, r: routing.Routing, vlan: int, applied: changes.Applied, ns: str
+) -> dict[str, Any]:
+    return {
+        "phase": "Ready",
+        "path": list(r.primary.devices),
+        "pathLinks": list(r.primary.links)
+        if len(r.routes) == 1
+        else sorted({link for p in r.routes for link in p.links}),
+        "backupPath": list(r.backup.devices) if r.backup else [],
+        "backupPathLinks": list(r.backup.links) if r.backup else [],
+        "allocated": {"vlan": vlan},
+        "measuredLatencyMs": round(r.primary.latency_ms, 3),
+        "transactionRef": {
+            "kind": "Transaction",
+            "name": applied.transaction_name,
+            "namespace": ns,
+        },
+        "observedGeneration": body.metadata.get("generation"),
+        "conditions": _conditions(body, True, "Provisioned", applied.result.message, False),
+    }
+
+
+async def reconcile(
+    namespace: str, name: str, uid: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo
+) -> None:
+    started = time.perf_counter()
+    rt: Runtime = memo.runtime
+    try:
+        spec = NetworkServiceSpec.model_validate(dict(body.spec))
+        r, vlan, applied = await realise(rt, memo.sessions, namespace, name, uid, spec)
+    except ValidationError as e:
+        failure: Outcome | None = Outcome("Failed", "InvalidSpec", str(e)[:1000], retry=False)
+    except Outcome as e:
+        failure = e
+    else:
+        failure = None
+        patch.status.update(_ready_status(body, r, vlan, applied, namespace))
+        kopf.info(
+            body, reason="Provisioned", message=f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
+        )
+    if failure is not None:
+        patch.status.update(
+            {
+                "phase": failure.phase,
+                "observedGeneration": body.metadata.get("generation"),
+                "conditions": _conditions(body, False, failure.reason, str(failure), failure.retry),
+            }
+        )
+        kopf.warn(body, reason=failure.reason, message=str(failure)[:500])
+    outcome = "ok" if failure is None else failure.reason
+    metrics.RECONCILE_SECONDS.labels("NetworkService", outcome).observe(
+        time.perf_counter() - started
+    )
+    if failure is not None and failure.retry:
+        raise kopf.TemporaryError(str(failure), delay=RETRY_DELAY_S)
+
+
+@kopf.on.resume(GROUP, VERSION, "networkservices", id="service-resume")
+@kopf.on.create(GROUP, VERSION, "networkservices", id="service-create")
+@kopf.on.update(GROUP, VERSION, "networkservices", id="service-update", field="spec")
+async def service_changed(
+    namespace: str | None,
+    name: str,
+    uid: str,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    with logs.bound(kind="NetworkService", namespace=namespace, name=name):
+        await reconcile(namespace or "", name, uid, body, patch, memo)
+
+
+@kopf.on.delete(GROUP, VERSION, "networkservices", id="service-delete")
+async def service_deleted(
+    namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    rt: Runtime = memo.runtime
+    namespace = namespace or ""
+    intent = changes.IntentRef("NetworkService", namespace, name)
+    applied = await changes.apply(rt, memo.sessions, intent, {})
+    if not applied.ok:
+        raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
+    await allocations.release(service_owner(namespace, name))
+    routing.release(rt, namespace, name)
+    log.info("service.deleted", kind="NetworkService", namespace=namespace, name=name)

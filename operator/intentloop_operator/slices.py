@@ -1,0 +1,97 @@
+"""NetworkSlice controller: admission control against link capacity.
+
+A slice reserves its guaranteed bandwidth on routes between its endpoints (a star from the
+first endpoint), all or nothing; a slice that does not fit is Rejected with the reason,
+naming the bottleneck link. An admitted slice keeps its reservation while services in it
+spend its budget.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from intentloop_intents import conditions as cond
+from intentloop_intents import paths
+from intentloop_intents import topology as topo
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_intents.resources.meta import ConditionType
+from intentloop_intents.resources.services import NetworkSliceSpec
+from intentloop_operator import logs
+from intentloop_operator.runtime import Runtime, service_owner, slice_owner
+
+log = logs.get("intentloop.slices")
+
+
+def admit(rt: Runtime, namespace: str, name: str, spec: NetworkSliceSpec) -> list[dict[str, Any]]:
+    """Reserve the slice's routes, or raise NoFeasiblePath / CapacityExceeded (nothing held)."""
+    owner = slice_owner(namespace, name)
+    request = paths.PathRequest(
+        source=spec.endpoints[0].device,
+        target=spec.endpoints[1].device,
+        bandwidth_mbps=float(spec.guaranteed_bandwidth_mbps),
+        max_latency_ms=spec.max_latency_ms,
+        reuse_owners=(owner,),
+    )
+    devices = tuple(dict.fromkeys(e.device for e in spec.endpoints))
+    routes = paths.multipoint_routes(rt.topology, devices, request)
+    links = {link for r in routes for link in r.links}
+    rt.topology.reserve(owner, links, float(spec.guaranteed_bandwidth_mbps))
+    return [
+        {
+            "endpoints": [r.devices[0], r.devices[-1]],
+            "links": list(r.links),
+            "mbps": spec.guaranteed_bandwidth_mbps,
+            "latencyMs": round(r.latency_ms, 3),
+        }
+        for r in routes
+    ]
+
+
+def _status(body: kopf.Body, admitted: bool, reason: str, message: str) -> dict[str, Any]:
+    now, gen = datetime.now(UTC), body.metadata.get("generation")
+    conds: list[dict[str, Any]] = list(body.status.get("conditions", []))
+    for type_, value in ((ConditionType.ADMITTED, admitted), (ConditionType.READY, admitted)):
+        conds = cond.set_condition(
+            conds, type=type_, status=value, reason=reason, message=message, generation=gen, now=now
+        )
+    return {
+        "phase": "Admitted" if admitted else "Rejected",
+        "reason": "" if admitted else message[:1024],
+        "observedGeneration": gen,
+        "conditions": conds,
+    }
+
+
+@kopf.on.resume(GROUP, VERSION, "networkslices", id="slice-resume")
+@kopf.on.create(GROUP, VERSION, "networkslices", id="slice-create")
+@kopf.on.update(GROUP, VERSION, "networkslices", id="slice-update", field="spec")
+async def slice_changed(
+    namespace: str | None, name: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    rt: Runtime = memo.runtime
+    namespace = namespace or ""
+    spec = NetworkSliceSpec.model_validate(dict(body.spec))
+    try:
+        reserved = admit(rt, namespace, name, spec)
+    except paths.NoFeasiblePath as e:
+        status = _status(body, False, str(e.infeasibility.constraint), e.infeasibility.message)
+        kopf.warn(body, reason="Rejected", message=e.infeasibility.message)
+    except topo.CapacityExceeded as e:
+        status = _status(body, False, "InsufficientBandwidth", str(e))
+        kopf.warn(body, reason="Rejected", message=str(e))
+    else:
+        status = _status(body, True, "Admitted", f"{spec.guaranteed_bandwidth_mbps} Mbps reserved")
+        status["reserved"] = reserved
+        kopf.info(body, reason="Admitted", message=status["conditions"][-1]["message"])
+    patch.status.update(status)
+    rt.slices[service_owner(namespace, name)] = {"spec": dict(body.spec), "status": status}
+
+
+@kopf.on.delete(GROUP, VERSION, "networkslices", id="slice-delete", optional=True)
+async def slice_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    rt: Runtime = memo.runtime
+    rt.topology.release(slice_owner(namespace or "", name))
+    rt.slices.pop(service_owner(namespace or "", name), None)

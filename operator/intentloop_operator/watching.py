@@ -1,0 +1,65 @@
+"""Keep the operator's topology current from watch events, after one full load at start.
+
+The load happens in a start-up handler, before any resource handler runs, so no service
+is ever routed on a half-known topology; afterwards only the changed object is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import kopf
+
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_operator import kube, logs
+from intentloop_operator.runtime import Runtime
+from intentloop_operator.sessions import SessionPool
+
+log = logs.get("intentloop.watching")
+
+
+@kopf.on.startup(id="load-runtime")
+async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
+    plurals = ("devices", "links", "deviceconfigs", "networkslices", "networkservices")
+    lists = await asyncio.gather(*(kube.list_objects(p) for p in plurals))
+    rt = Runtime()
+    rt.load(
+        devices=lists[0],
+        links=lists[1],
+        device_configs=lists[2],
+        slices=lists[3],
+        services=lists[4],
+    )
+    memo.runtime = rt
+    memo.sessions = SessionPool()
+    log.info("runtime.loaded", devices=len(lists[0]), links=len(lists[1]), services=len(lists[4]))
+
+
+@kopf.on.cleanup(id="close-sessions")
+async def close_sessions(memo: kopf.Memo, **_: Any) -> None:
+    sessions: SessionPool | None = getattr(memo, "sessions", None)
+    if sessions is not None:
+        await sessions.close_all()
+
+
+@kopf.on.event(GROUP, VERSION, "devices", id="topology-devices")
+async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt: Runtime = memo.runtime
+    if type == "DELETED":
+        rt.remove_device(name)
+        await memo.sessions.drop(name)
+    else:
+        before = rt.devices.get(name)
+        rt.upsert_device(name, dict(body.spec), dict(body.status))
+        if before is not None and before != rt.devices.get(name):
+            await memo.sessions.drop(name)
+
+
+@kopf.on.event(GROUP, VERSION, "links", id="topology-links")
+async def link_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt: Runtime = memo.runtime
+    if type == "DELETED":
+        rt.remove_link(name)
+    else:
+        rt.upsert_link(name, dict(body.spec), dict(body.status))
