@@ -210,3 +210,44 @@ def wait_for(
 
 def load_yaml(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def lab_adapter(lab: Lab, router: str) -> Any:
+    """An adapter to a lab router built from the lab's own files (host key and CA checked)."""
+    from intentloop_adapters.gnmi import GnmiAdapter
+    from intentloop_adapters.netconf import NetconfAdapter
+
+    info = lab.state.router(router)
+    if info.netconf is not None:
+        return NetconfAdapter(
+            name=router,
+            host=lab.state.address,
+            port=info.netconf.port,
+            username=info.netconf.username,
+            private_key=info.netconf.private_key_file.read_text(),
+            known_host_key=info.netconf.host_key,
+        )
+    return GnmiAdapter(
+        name=router,
+        host=lab.state.address,
+        port=info.gnmi.port,
+        username=info.gnmi.username,
+        password=info.gnmi.password_file.read_text().strip(),
+        ca_pem=info.gnmi.ca_file.read_text(),
+        server_name=info.gnmi.server_name,
+    )
+
+
+def running_config(lab: Lab, router: str) -> Any:
+    """What the device itself holds now (read over NETCONF or gNMI, not from Kubernetes)."""
+    import asyncio
+
+    async def read() -> Any:
+        adapter = lab_adapter(lab, router)
+        await adapter.connect()
+        try:
+            return await adapter.get_config()
+        finally:
+            await adapter.close()
+
+    return asyncio.run(read())
