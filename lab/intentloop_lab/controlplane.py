@@ -7,6 +7,7 @@ state directory (certificates, etcd data, logs, pids, kubeconfig); `down --purge
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -138,8 +139,12 @@ class ControlPlane:
     def _spawn(self, name: str, args: list[str]) -> int:
         log = open(self.dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to child
         proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.dir,
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.dir,
         )
         log.close()
         return proc.pid
@@ -218,7 +223,9 @@ class ControlPlane:
             if self._ready(st):
                 return
             time.sleep(0.2)
-        raise TimeoutError(f"kube-apiserver not ready within {timeout_s:.0f}s (see {self.dir}/logs)")
+        raise TimeoutError(
+            f"kube-apiserver not ready within {timeout_s:.0f}s (see {self.dir}/logs)"
+        )
 
     def _write_kubeconfigs(self, st: ClusterState) -> None:
         self._kubeconfig(st, self.kubeconfig, "admin", "intentloop-admin")
@@ -258,7 +265,10 @@ class ControlPlane:
                 }
             ],
             "contexts": [
-                {"name": f"{user}@intentloop-local", "context": {"cluster": "intentloop-local", "user": user}}
+                {
+                    "name": f"{user}@intentloop-local",
+                    "context": {"cluster": "intentloop-local", "user": user},
+                }
             ],
             "current-context": f"{user}@intentloop-local",
         }
@@ -282,8 +292,5 @@ def _terminate(pid: int, timeout_s: float = 10.0) -> None:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-

@@ -70,7 +70,7 @@ def test_check_reports_a_hand_edited_crd(tmp_path: Path) -> None:
 
 def test_examples_validate_against_the_models() -> None:
     seen = 0
-    for path in sorted((REPO / "intents" / "examples").glob("*.yaml")):
+    for path in sorted((REPO / "intents" / "examples").rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc or not doc["apiVersion"].startswith("intentloop.io/"):
                 continue
