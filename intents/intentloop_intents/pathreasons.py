@@ -8,6 +8,9 @@ route crosses. These functions run only after a search failed, so they may searc
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,12 +43,12 @@ class Infeasibility:
 
 def no_capacity(topology: Topology, source: str, target: str, flt: LinkFilter) -> Infeasibility:
     """No route has the bandwidth (or none at all): name the bottleneck of the best one."""
-    if target not in pathsearch.reach(topology, source, flt):
-        return no_route(topology, source, target, flt)
     width = pathsearch.widest(topology, source, target, flt)
+    if width == -math.inf:
+        return no_route(topology, source, target, flt)
     # The cheapest of the widest routes names a deterministic bottleneck.
     widest = LinkFilter(width, flt.credit, flt.excluded_links, flt.excluded_srlgs)
-    route = pathsearch.cheapest(topology, source, target, widest).route
+    route = pathsearch.cheapest(topology, source, target, widest)
     if route is None or not route.links:
         raise AssertionError("a route of the widest width exists")
     neck = min(route.links, key=lambda link: (flt.free(link), link.name))
@@ -102,37 +105,30 @@ def no_backup(
     target: str,
     flt: LinkFilter,
     primary: tuple[LinkState, ...],
-    backup_failure: Infeasibility,
+    explain_backup: Callable[[], Infeasibility],
 ) -> Infeasibility:
-    """Why no link- and SRLG-disjoint partner exists for `primary` (or was found)."""
-    names = frozenset(link.name for link in primary)
-    apart = _without(flt, names, frozenset())
-    if pathsearch.cheapest(topology, source, target, apart).route is None:
-        for link in primary:
-            if (
-                pathsearch.cheapest(
-                    topology, source, target, _without(flt, {link.name}, frozenset())
-                ).route
-                is None
-            ):
-                return _disjointness(
-                    f"no link-disjoint backup from {source} to {target}: every route"
-                    f"{_with(flt)} crosses link {link.label()}",
-                    bottleneck=link.name,
-                )
+    """Why no link- and SRLG-disjoint partner exists for `primary` (or was found).
+
+    `explain_backup` says why the greedy partner search failed; it is only asked for (it
+    searches again) when neither a bridge nor an unavoidable SRLG explains the failure.
+    """
+    connected = functools.partial(pathsearch.connected, topology, source, target)
+    neck = pathsearch.bridge(topology, source, target, flt, primary)
+    if neck is not None:
+        return _disjointness(
+            f"no link-disjoint backup from {source} to {target}: every route"
+            f"{_with(flt)} crosses link {neck.label()}",
+            bottleneck=neck.name,
+        )
     srlgs = sorted(frozenset().union(*(link.srlgs for link in primary)))
-    unavoidable = tuple(
-        s
-        for s in srlgs
-        if pathsearch.cheapest(topology, source, target, _without(flt, frozenset(), {s})).route
-        is None
-    )
+    unavoidable = tuple(s for s in srlgs if not connected(_without(flt, set(), {s})))
     if unavoidable:
         return _disjointness(
             f"no SRLG-disjoint backup from {source} to {target}: all paths{_with(flt)} share "
             f"srlg {', '.join(unavoidable)}",
             shared=unavoidable,
         )
+    backup_failure = explain_backup()
     if backup_failure.constraint is Constraint.LATENCY:
         return _disjointness(
             f"no disjoint backup within the latency bound: {backup_failure.message}"

@@ -1,16 +1,20 @@
-"""The search engines behind `paths`: one-pass constrained Dijkstra and its helpers.
+"""The search engines behind `paths`: constrained bidirectional Dijkstra and its helpers.
 
 `cheapest` is the hot path (every admission and re-path calls it), so constraints are
 applied *inside* the search: a link that is down, lacks free bandwidth, leads to an
-unusable device, is excluded, or would push the route over the latency bound is never
-relaxed. Labels are compared by (cost, latency) or (latency, cost) and, on an exact tie,
-by the sequence of link names from the source: a total order that depends only on the
-topology's content, never on the order links were added, so an operator that rebuilds its
-view after a restart picks the very same route. Reconstructing the two sequences happens
-only on exact ties, keeping the common case cheap.
+unusable device or is excluded (by name or SRLG) is never relaxed. It searches from both
+ends at once: on meshed networks two half-radius balls hold far fewer devices than one
+full-radius ball (at 10k devices a few percent of what a one-sided search visits).
 
-The other engines (`widest`, `reach`, `suurballe`) run only to explain a failure or to
-rescue a disjoint pair, so they favour clarity over speed.
+Labels are (primary, secondary, tie) triples compared lexicographically, where primary is
+cost, latency, or cost + λ·latency (for `paths`' Lagrangian step) and secondary is the
+other measure. `tie` is the sum of the links' stable pseudo-random numbers: exact ties on
+cost and latency are then resolved by the topology's content alone, never by the order
+links were added, so an operator that rebuilds its view after a restart picks the very same
+route. All three parts are additive, which keeps the bidirectional stopping rule exact.
+
+The other engines (`widest`, `reach`, `connected`, `bridge`) run only to explain a failure
+or to decide that no disjoint pair can exist.
 """
 
 from __future__ import annotations
@@ -63,11 +67,8 @@ class Route:
     def names(self) -> tuple[str, ...]:
         return tuple(link.name for link in self.links)
 
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    route: Route | None
-    pruned: bool  # some partial route was dropped for exceeding the latency bound
+    def weight(self, latency_weight: float) -> float:
+        return self.cost + latency_weight * self.latency_ms
 
 
 def cheapest(
@@ -77,79 +78,160 @@ def cheapest(
     flt: LinkFilter,
     *,
     by_latency: bool = False,
-    bound_ms: float = INF,
-) -> Outcome:
-    """The best feasible route by (cost, latency) or, with `by_latency`, (latency, cost).
+    latency_weight: float = 0.0,
+) -> Route | None:
+    """The best route the filter admits, or None.
 
-    Partial routes longer than `bound_ms` are pruned (latency only grows), which is sound:
-    no pruned route could have been extended into one within the bound.
+    Best is least (cost, latency) by default, least (latency, cost) with `by_latency`, and
+    least (cost + latency_weight·latency, latency) with a positive `latency_weight`.
     """
-    blocked = topology.unusable_devices
-    incident = topology.incident
-    demand, credit = flt.demand_mbps, flt.credit
-    x_links, x_srlgs = flt.excluded_links, flt.excluded_srlgs
-    best: dict[str, tuple[float, float]] = {source: (0.0, 0.0)}
-    pred: dict[str, LinkState] = {}
-    done: set[str] = set()
-    heap: list[tuple[float, float, int, str]] = [(0.0, 0.0, 0, source)]
-    tick = 0
-    pruned = False
-    limit = bound_ms + TOLERANCE_MS
-    while heap:
-        k1, k2, _, u = heapq.heappop(heap)
-        if u in done:
-            continue
-        done.add(u)
-        if u == target:
-            break
-        cu, lu = (k2, k1) if by_latency else (k1, k2)
-        for name, link in incident(u).items():
-            v = link.b_device if link.a_device == u else link.a_device
-            if v in done or v in blocked or not link.oper_up:
+    if source == target:
+        return Route(source, (), 0.0, 0.0)
+    weights = (0.0, 1.0, True) if by_latency else (1.0, latency_weight, False)
+    return _Bidirectional(topology, flt, source, target, weights).run()
+
+
+Key = tuple[float, float, int]  # (primary, secondary, tie)
+
+
+class _Bidirectional:
+    """Dijkstra from both ends; side 0 grows from the source, side 1 from the target."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        flt: LinkFilter,
+        source: str,
+        target: str,
+        weights: tuple[float, float, bool],
+    ) -> None:
+        self.topology = topology
+        self.flt = flt
+        # primary = cost_weight * cost + latency_weight * latency; secondary = the other.
+        self.cost_weight, self.latency_weight, self.secondary_is_cost = weights
+        zero: Key = (0.0, 0.0, 0)
+        self.labels: tuple[dict[str, Key], dict[str, Key]] = ({source: zero}, {target: zero})
+        self.preds: tuple[dict[str, LinkState], dict[str, LinkState]] = ({}, {})
+        self.done: tuple[set[str], set[str]] = (set(), set())
+        self.heaps: tuple[list[tuple[float, float, int, str]], ...] = (
+            [(0.0, 0.0, 0, source)],
+            [(0.0, 0.0, 0, target)],
+        )
+        self.best: Key | None = None
+        # The best meeting: (device, the links that reach it from source and from target).
+        self.meet: tuple[str, LinkState | None, LinkState | None] | None = None
+
+    def run(self) -> Route | None:
+        forward, backward = self.heaps
+        while forward and backward:
+            f, b = forward[0], backward[0]
+            best = self.best
+            if best is not None and (f[0] + b[0], f[1] + b[1], f[2] + b[2]) >= best:
+                break
+            self._expand(0 if f <= b else 1)
+        # A side that ran dry settled everything it can reach: the best meeting is final.
+        return None if self.meet is None else self._route()
+
+    def _expand(self, side: int) -> None:
+        p, q, tie, u = heapq.heappop(self.heaps[side])
+        settled = self.done[side]
+        if u in settled:
+            return
+        settled.add(u)
+        mine, theirs = self.labels[side], self.labels[1 - side]
+        preds, heap = self.preds[side], self.heaps[side]
+        wc, wl, secondary_is_cost = self.cost_weight, self.latency_weight, self.secondary_is_cost
+        blocked = self.topology.unusable_devices
+        flt = self.flt
+        demand, credit = flt.demand_mbps, flt.credit
+        x_links, x_srlgs = flt.excluded_links, flt.excluded_srlgs
+        for name, (v, link) in self.topology.adjacency[u].items():
+            if v in settled or v in blocked or not link.oper_up:
                 continue
-            if link.free_mbps < demand and link.free_mbps + credit.get(name, 0.0) < demand:
+            free = link.free_mbps
+            if free < demand and free + credit.get(name, 0.0) < demand:
                 continue
             if (x_links and name in x_links) or (x_srlgs and not x_srlgs.isdisjoint(link.srlgs)):
                 continue
-            lat = lu + link.latency_ms
-            if lat > limit:
-                pruned = True
+            key = (
+                p + wc * link.cost + wl * link.latency_ms,
+                q + (link.cost if secondary_is_cost else link.latency_ms),
+                tie + link.tie,
+            )
+            old = mine.get(v)
+            if old is not None and key >= old:
                 continue
-            key = (lat, cu + link.cost) if by_latency else (cu + link.cost, lat)
-            old = best.get(v)
-            if old is not None and (key > old or (key == old and not _earlier(pred, u, link, v))):
-                continue
-            best[v] = key
-            pred[v] = link
-            tick += 1
-            heapq.heappush(heap, (key[0], key[1], tick, v))
-    if target not in done:
-        return Outcome(None, pruned)
-    return Outcome(_route(pred, source, target), pruned)
+            mine[v] = key
+            preds[v] = link
+            heapq.heappush(heap, (key[0], key[1], key[2], v))
+            other = theirs.get(v)
+            if other is not None:
+                total = (key[0] + other[0], key[1] + other[1], key[2] + other[2])
+                if self.best is None or total < self.best:
+                    self.best = total
+                    across = self.preds[1 - side].get(v)
+                    self.meet = (v, link, across) if side == 0 else (v, across, link)
+
+    def _route(self) -> Route:
+        assert self.meet is not None
+        meet, *ends = self.meet
+        halves: list[list[LinkState]] = []
+        for preds, end in zip(self.preds, ends, strict=True):
+            # Beyond the meeting's own links every device was settled: its label is final.
+            half: list[LinkState] = []
+            link = end
+            node = meet
+            while link is not None:
+                half.append(link)
+                node = link.far_device(node)
+                link = preds.get(node)
+            halves.append(half)
+        links = [*reversed(halves[0]), *halves[1]]
+        source = next(iter(self.labels[0]))
+        visited = [source]
+        for link in links:
+            visited.append(link.far_device(visited[-1]))
+        assert len(set(visited)) == len(visited), "a best route never visits a device twice"
+        return Route(
+            source=source,
+            links=tuple(links),
+            cost=math.fsum(link.cost for link in links),
+            latency_ms=math.fsum(link.latency_ms for link in links),
+        )
 
 
 def widest(topology: Topology, source: str, target: str, flt: LinkFilter) -> float:
-    """The most free bandwidth any single route from source to target offers (0 if none)."""
-    blocked = topology.unusable_devices
-    width: dict[str, float] = {source: INF}
-    done: set[str] = set()
-    heap: list[tuple[float, str]] = [(-INF, source)]
-    while heap:
-        negative, u = heapq.heappop(heap)
-        if u in done:
-            continue
-        done.add(u)
-        if u == target:
-            return -negative
-        for link in topology.incident(u).values():
-            v = link.far_device(u)
-            if v in done or v in blocked or not flt.admits(link):
-                continue
-            w = min(-negative, flt.free(link))
-            if w > width.get(v, -INF):
-                width[v] = w
-                heapq.heappush(heap, (-w, v))
-    return 0.0
+    """The most free bandwidth any single route from source to target offers (-inf if none).
+
+    A bottleneck search from both ends, alternating: each side settles devices in order of
+    decreasing width. A route wider than the best meeting found would have every device
+    settled by a side whose frontier is already no wider than that meeting, so the search
+    stops there. The two half-searches meet long before either alone would reach the
+    other end, which matters because this runs on every bandwidth rejection.
+    """
+    if source == target:
+        return INF
+    adjacency, blocked = topology.adjacency, topology.unusable_devices
+    widths: tuple[dict[str, float], dict[str, float]] = ({source: INF}, {target: INF})
+    done: tuple[set[str], set[str]] = (set(), set())
+    heaps: tuple[list[tuple[float, str]], ...] = ([(-INF, source)], [(-INF, target)])
+    best = -INF
+    side = 0
+    while heaps[0] and heaps[1] and best < min(-heaps[0][0][0], -heaps[1][0][0]):
+        negative, u = heapq.heappop(heaps[side])
+        settled, mine, theirs = done[side], widths[side], widths[1 - side]
+        if u not in settled:
+            settled.add(u)
+            for v, link in adjacency[u].values():
+                if v in settled or v in blocked or not flt.admits(link):
+                    continue
+                w = min(-negative, flt.free(link))
+                if w > mine.get(v, -INF):
+                    mine[v] = w
+                    heapq.heappush(heaps[side], (-w, v))
+                    best = max(best, min(w, theirs.get(v, -INF)))
+        side = 1 - side
+    return best
 
 
 def reach(topology: Topology, source: str, flt: LinkFilter) -> set[str]:
@@ -159,172 +241,50 @@ def reach(topology: Topology, source: str, flt: LinkFilter) -> set[str]:
     stack = [source]
     while stack:
         u = stack.pop()
-        for link in topology.incident(u).values():
-            v = link.far_device(u)
+        for v, link in topology.adjacency[u].values():
             if v not in seen and v not in blocked and flt.admits(link):
                 seen.add(v)
                 stack.append(v)
     return seen
 
 
-def _earlier(pred: Mapping[str, LinkState], u: str, link: LinkState, v: str) -> bool:
-    """Whether reaching v over `link` from u beats v's current route on link names."""
-    current = pred[v]
-    mine = [*_names(pred, u), link.name]
-    theirs = [*_names(pred, current.far_device(v)), current.name]
-    return mine < theirs
+def connected(topology: Topology, source: str, target: str, flt: LinkFilter) -> bool:
+    """Whether any admitted route (bandwidth included) joins source and target.
 
-
-def _names(pred: Mapping[str, LinkState], node: str) -> list[str]:
-    names: list[str] = []
-    while node in pred:
-        link = pred[node]
-        names.append(link.name)
-        node = link.far_device(node)
-    names.reverse()
-    return names
-
-
-def _route(pred: Mapping[str, LinkState], source: str, target: str) -> Route:
-    links: list[LinkState] = []
-    node = target
-    while node != source:
-        link = pred[node]
-        links.append(link)
-        node = link.far_device(node)
-    links.reverse()
-    return Route(
-        source=source,
-        links=tuple(links),
-        cost=math.fsum(link.cost for link in links),
-        latency_ms=math.fsum(link.latency_ms for link in links),
-    )
-
-
-# -- Suurballe: two link-disjoint routes of least total cost ------------------------------
-
-Arc = tuple[str, str, float]  # link name, far device, cost
-
-
-def suurballe(
-    topology: Topology, source: str, target: str, flt: LinkFilter
-) -> tuple[Route, Route] | None:
-    """Two link-disjoint routes (bandwidth-filtered) of least total cost, or None.
-
-    Runs when "best route, then best route avoiding it" fails: that greedy pair misses
-    "trap" topologies where the best single route blocks every disjoint partner. Arcs are
-    built in link-name order, so ties resolve the same way on every rebuild.
+    Breadth-first from both ends, always growing the smaller frontier: when the answer is
+    no, the work is bounded by the smaller of the two sides the network falls apart into.
     """
-    arcs = _arcs(topology, flt)
-    dist, pred = _shortest(arcs, source)
-    if target not in dist:
-        return None
-    first = _walk(pred, source, target)
-    forward = {(name, u) for name, u, _ in first}
-    residual: dict[str, list[Arc]] = {}
-    for u, out in arcs.items():
-        if u not in dist:
-            continue  # another component: neither route can touch it
-        kept: list[Arc] = []
-        for name, v, cost in out:
-            if (name, u) in forward:
-                continue  # the first route's own direction is used up
-            on_first = (name, v) in forward  # the first route, walked backwards
-            kept.append((name, v, 0.0 if on_first else max(0.0, cost + dist[u] - dist[v])))
-        residual[u] = kept
-    _, pred2 = _shortest(residual, source)
-    if target not in pred2:
-        return None
-    second = _walk(pred2, source, target)
-    cancelled = {name for name, _, _ in first} & {name for name, _, _ in second}
-    out_arcs: dict[str, list[tuple[str, str]]] = {}
-    for name, u, v in sorted(first + second):
-        if name not in cancelled:
-            out_arcs.setdefault(u, []).append((name, v))
-    one, two = _trace(out_arcs, source, target), _trace(out_arcs, source, target)
-    if one is None or two is None:
-        return None  # cannot happen with positive costs; refuse rather than guess
-    routes = sorted(
-        (_as_route(topology, source, one), _as_route(topology, source, two)),
-        key=lambda r: (r.cost, r.latency_ms, r.names),
-    )
-    return routes[0], routes[1]
+    if source == target:
+        return True
+    seen = ({source}, {target})
+    frontiers = ([source], [target])
+    adjacency, blocked = topology.adjacency, topology.unusable_devices
+    while frontiers[0] and frontiers[1]:
+        side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
+        mine, theirs = seen[side], seen[1 - side]
+        grown: list[str] = []
+        for u in frontiers[side]:
+            for v, link in adjacency[u].values():
+                if v in mine or v in blocked or not flt.admits(link):
+                    continue
+                if flt.free(link) < flt.demand_mbps:
+                    continue
+                if v in theirs:
+                    return True
+                mine.add(v)
+                grown.append(v)
+        frontiers = (grown, frontiers[1]) if side == 0 else (frontiers[0], grown)
+    return False
 
 
-def _arcs(topology: Topology, flt: LinkFilter) -> dict[str, list[Arc]]:
-    blocked = topology.unusable_devices
-    arcs: dict[str, list[Arc]] = {}
-    for link in topology.links():
-        if not flt.admits(link) or flt.free(link) < flt.demand_mbps:
-            continue
-        if link.a_device in blocked or link.b_device in blocked:
-            continue
-        arcs.setdefault(link.a_device, []).append((link.name, link.b_device, link.cost))
-        arcs.setdefault(link.b_device, []).append((link.name, link.a_device, link.cost))
-    return arcs
-
-
-def _shortest(
-    arcs: Mapping[str, list[Arc]], source: str
-) -> tuple[dict[str, float], dict[str, tuple[str, str]]]:
-    """Plain full Dijkstra over arcs; strict improvement keeps the first (name-ordered) tie."""
-    dist = {source: 0.0}
-    pred: dict[str, tuple[str, str]] = {}
-    done: set[str] = set()
-    heap: list[tuple[float, int, str]] = [(0.0, 0, source)]
-    tick = 0
-    while heap:
-        d, _, u = heapq.heappop(heap)
-        if u in done:
-            continue
-        done.add(u)
-        for name, v, cost in arcs.get(u, ()):
-            nd = d + cost
-            if v not in done and nd < dist.get(v, INF):
-                dist[v] = nd
-                pred[v] = (name, u)
-                tick += 1
-                heapq.heappush(heap, (nd, tick, v))
-    return dist, pred
-
-
-def _walk(
-    pred: Mapping[str, tuple[str, str]], source: str, target: str
-) -> list[tuple[str, str, str]]:
-    steps: list[tuple[str, str, str]] = []
-    node = target
-    while node != source:
-        name, previous = pred[node]
-        steps.append((name, previous, node))
-        node = previous
-    steps.reverse()
-    return steps
-
-
-def _trace(
-    out_arcs: dict[str, list[tuple[str, str]]], source: str, target: str
-) -> list[str] | None:
-    names: list[str] = []
-    node = source
-    while node != target:
-        out = out_arcs.get(node)
-        if not out:
-            return None
-        name, node = out.pop(0)
-        names.append(name)
-    return names
-
-
-def _as_route(topology: Topology, source: str, names: list[str]) -> Route:
-    states: list[LinkState] = []
-    for name in names:
-        link = topology.link(name)
-        if link is None:
-            raise LookupError(f"link {name} vanished during the search")
-        states.append(link)
-    return Route(
-        source=source,
-        links=tuple(states),
-        cost=math.fsum(link.cost for link in states),
-        latency_ms=math.fsum(link.latency_ms for link in states),
-    )
+def bridge(
+    topology: Topology, source: str, target: str, flt: LinkFilter, route: tuple[LinkState, ...]
+) -> LinkState | None:
+    """The first link of `route` that every admitted route must cross, if there is one."""
+    for link in route:
+        without = LinkFilter(
+            flt.demand_mbps, flt.credit, flt.excluded_links | {link.name}, flt.excluded_srlgs
+        )
+        if not connected(topology, source, target, without):
+            return link
+    return None

@@ -8,9 +8,9 @@ links (a LAG's members, a second fibre on another duct), and each must keep its 
 capacity, state and shared-risk groups. A MultiGraph keeps every link as its own edge
 (key = link name) without inventing link-nodes that would distort hop counts and graph
 algorithms (bridges, components) used by diagnosis and alarm correlation. Path search
-itself reads a per-device index of incident links (`incident`), kept in step with the
-graph by the same private methods, because one flat dict per device is several times
-faster to scan than networkx's nested adjacency views.
+itself reads a per-device index (`adjacency`: link name -> far device and link), kept in
+step with the graph by the same private methods, because one flat dict per device is
+several times faster to scan than networkx's nested adjacency views.
 
 Reservations are kept per owner (a service or slice id): reserving again for the same
 owner *replaces* what it held, so recomputing a path never counts bandwidth twice, and
@@ -19,6 +19,7 @@ reservations outlive link updates (a link removed then re-added counts them agai
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
@@ -61,8 +62,14 @@ class LinkSpec:
     latency_ms: float = 1.0
     cost: float = 10.0
     srlgs: frozenset[str] = frozenset()
+    # A stable pseudo-random integer per link name. Summed along a route it breaks exact
+    # (cost, latency) ties the same way whatever order links were added in, and, being
+    # additive, keeps bidirectional search exact.
+    tie: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.name.encode()).digest()
+        object.__setattr__(self, "tie", int.from_bytes(digest[:6], "big"))
         if not self.name:
             raise TopologyError("a link needs a name")
         if self.a.device == self.b.device:
@@ -72,7 +79,7 @@ class LinkSpec:
         if not (math.isfinite(self.latency_ms) and self.latency_ms >= 0):
             raise TopologyError(f"link {self.name}: latency must be a finite number >= 0")
         # A strictly positive cost makes every route's (cost, latency) grow hop by hop,
-        # which the deterministic tie-break in `paths` relies on.
+        # which Dijkstra's correctness under the lexicographic order relies on.
         if not (math.isfinite(self.cost) and self.cost > 0):
             raise TopologyError(f"link {self.name}: cost must be a finite number > 0")
 
@@ -93,6 +100,7 @@ class LinkState:
     a_device: str = field(init=False)
     b_device: str = field(init=False)
     cost: float = field(init=False)
+    tie: int = field(init=False, repr=False)
     srlgs: frozenset[str] = field(init=False)
     latency_ms: float = field(init=False)
     free_mbps: float = field(init=False)
@@ -105,6 +113,7 @@ class LinkState:
             ("a_device", spec.a.device),
             ("b_device", spec.b.device),
             ("cost", spec.cost),
+            ("tie", spec.tie),
             ("srlgs", spec.srlgs),
             ("latency_ms", latency),
             ("free_mbps", spec.capacity_mbps - self.reserved_mbps),
@@ -154,7 +163,8 @@ class Topology:
         self._graph: Any = nx.MultiGraph()
         self._devices: dict[str, DeviceState] = {}
         self._links: dict[str, LinkState] = {}
-        self._incident: dict[str, dict[str, LinkState]] = {}
+        # device -> link name -> (far device, link): the search's hot path reads this.
+        self._adjacent: dict[str, dict[str, tuple[str, LinkState]]] = {}
         self._ports: dict[Endpoint, str] = {}
         self._unusable: set[str] = set()
         self._reservations: dict[str, Reservation] = {}
@@ -195,9 +205,18 @@ class Topology:
         name = self._ports.get(Endpoint(device, interface))
         return None if name is None else self._links[name]
 
-    def incident(self, device: str) -> Mapping[str, LinkState]:
-        """Links at a device by name (read-only; the search's hot path reads it directly)."""
-        return self._incident.get(device, {})
+    def incident(self, device: str) -> dict[str, LinkState]:
+        """Links at a device, by name."""
+        return {name: link for name, (_, link) in self._adjacent.get(device, {}).items()}
+
+    @property
+    def adjacency(self) -> Mapping[str, Mapping[str, tuple[str, LinkState]]]:
+        """device -> link name -> (far device, link), for searches; read-only by contract.
+
+        The live index itself, not a copy: a search reads it once per query instead of
+        paying a call (or a copy) per visited device.
+        """
+        return self._adjacent
 
     def reservation(self, owner: str) -> Reservation | None:
         return self._reservations.get(owner)
@@ -216,7 +235,7 @@ class Topology:
         """Forget a device; if links still name it, it stays as an undeclared, unusable node."""
         if name not in self._devices:
             return
-        if self._incident.get(name):
+        if self._adjacent.get(name):
             self._put_device(DeviceState(name=name, reachable=False, declared=False))
         else:
             self._drop_device(name)
@@ -337,8 +356,8 @@ class Topology:
     def _put_link(self, state: LinkState) -> None:
         name = state.name
         self._links[name] = state
-        self._incident.setdefault(state.a_device, {})[name] = state
-        self._incident.setdefault(state.b_device, {})[name] = state
+        self._adjacent.setdefault(state.a_device, {})[name] = (state.b_device, state)
+        self._adjacent.setdefault(state.b_device, {})[name] = (state.a_device, state)
         self._graph.edges[state.a_device, state.b_device, name]["link"] = state
         self._generation += 1
 
@@ -348,7 +367,7 @@ class Topology:
         self._graph.remove_edge(state.a_device, state.b_device, key=name)
         for end in (state.spec.a, state.spec.b):
             self._ports.pop(end, None)
-            incident = self._incident.get(end.device, {})
+            incident = self._adjacent.get(end.device, {})
             incident.pop(name, None)
             device = self._devices.get(end.device)
             if not incident and device is not None and not device.declared:
@@ -365,7 +384,7 @@ class Topology:
 
     def _drop_device(self, name: str) -> None:
         del self._devices[name]
-        self._incident.pop(name, None)
+        self._adjacent.pop(name, None)
         self._unusable.discard(name)
         if self._graph.has_node(name):
             self._graph.remove_node(name)

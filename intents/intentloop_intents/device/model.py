@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 from pydantic.alias_generators import to_camel
 
 InterfaceName = Annotated[
@@ -28,6 +28,12 @@ class _Item(BaseModel):
     )
 
     owners: frozenset[OwnerRef] = frozenset()
+
+    @field_serializer("owners")
+    def _sorted_owners(self, owners: frozenset[str]) -> list[str]:
+        # Sets serialise in hash order, which varies per process: sort, or equal configs
+        # would show false diffs between runs.
+        return sorted(owners)
 
 
 class Interface(_Item):

@@ -1,0 +1,229 @@
+"""Compiling services to per-device config, composing them, and taking one out again."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from intentloop_intents import compilation, composition
+from intentloop_intents.compilation import L2PointToPoint, L3Vpn, ServiceEndpoint
+from intentloop_intents.composition import ConfigConflict
+from intentloop_intents.device.model import DeviceConfigTree, Interface, SubInterface
+from intentloop_intents.paths import Hop, PathRequest, constrained_path, multipoint_routes
+from tests.unit.intents.networks import build, diamond
+
+
+def l2(
+    service: str = "tenant-a/web",
+    *,
+    vlan: int = 100,
+    a: tuple[str, str] = ("r1", "cust1"),
+    b: tuple[str, str] = ("r3", "cust1"),
+    hops: tuple[Hop, ...] | None = None,
+) -> L2PointToPoint:
+    route = hops or (Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None))
+    return L2PointToPoint(
+        service=service,
+        endpoints=(
+            ServiceEndpoint(device=a[0], interface=a[1]),
+            ServiceEndpoint(device=b[0], interface=b[1]),
+        ),
+        vlan_id=vlan,
+        bandwidth_mbps=200,
+        hops=route,
+    )
+
+
+def network(*services: L2PointToPoint) -> dict[str, DeviceConfigTree]:
+    return composition.merge_by_device(compilation.compile_l2_p2p(s) for s in services)
+
+
+def test_an_l2_service_configures_every_device_on_its_route() -> None:
+    trees = compilation.compile_l2_p2p(l2())
+    assert list(trees) == ["r1", "r2", "r3"]
+    transit = trees["r2"]
+    assert [i.name for i in transit.interfaces] == ["e1", "e2"]
+    assert [s.name for s in transit.subinterfaces] == ["e1.100", "e2.100"]
+    assert [v.vlan_id for v in transit.vlans] == [100]
+    assert transit.policers == ()  # traffic is policed where it enters, not in transit
+    edge = trees["r1"]
+    assert {i.name: i.description for i in edge.interfaces} == {
+        "cust1": compilation.CUSTOMER_PORT,
+        "e1": compilation.CORE_PORT,
+    }
+    customer = next(s for s in edge.subinterfaces if s.parent == "cust1")
+    assert customer.policer == "pol-tenant-a.web"
+    assert [(p.name, p.rate_mbps) for p in edge.policers] == [("pol-tenant-a.web", 200)]
+    assert all(i.enabled for i in edge.interfaces)
+
+
+def test_every_item_is_owned_by_the_service() -> None:
+    for tree in compilation.compile_l2_p2p(l2()).values():
+        items = [*tree.interfaces, *tree.vlans, *tree.policers, *tree.vrfs, *tree.subinterfaces]
+        assert items and all(item.owners == {"tenant-a/web"} for item in items)
+
+
+def test_the_hops_of_a_computed_path_compile_directly() -> None:
+    path = constrained_path(build(diamond()), PathRequest("r1", "r3", 100))
+    trees = compilation.compile_l2_p2p(l2(hops=path.hops))
+    assert list(trees) == list(path.devices)
+
+
+def test_a_service_inside_one_device_needs_no_core_ports() -> None:
+    trees = compilation.compile_l2_p2p(
+        l2(a=("r1", "cust1"), b=("r1", "cust2"), hops=(Hop("r1", None, None),))
+    )
+    assert [s.name for s in trees["r1"].subinterfaces] == ["cust1.100", "cust2.100"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hops": (Hop("r2", None, "e1"), Hop("r3", "e1", None))}, "route runs r2 to r3"),
+        ({"hops": (Hop("r1", None, None), Hop("r3", "e1", None))}, "exactly between devices"),
+        ({"a": ("r3", "cust1")}, "same port"),
+        ({"a": ("r1", "e1")}, "r1:e1 is both a customer port and a core port"),
+        ({"service": "no-namespace"}, "service"),
+    ],
+)
+def test_a_route_that_does_not_fit_the_service_is_refused(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        l2(**kwargs)  # type: ignore[arg-type]
+
+
+def test_long_service_ids_still_give_valid_distinct_names() -> None:
+    long_a = "tenant/" + "a" * 200
+    long_b = "tenant/" + "a" * 199 + "b"
+    names = {compilation.policer_name(long_a), compilation.policer_name(long_b)}
+    assert len(names) == 2 and all(len(n) <= 64 for n in names)
+    trees = compilation.compile_l2_p2p(l2(long_a))
+    assert trees["r1"].policers[0].name in names
+
+
+def test_two_services_share_a_port_which_appears_once_with_both_owners() -> None:
+    merged = network(l2("t/a", vlan=100), l2("t/b", vlan=200))
+    port = next(i for i in merged["r2"].interfaces if i.name == "e1")
+    assert port.owners == {"t/a", "t/b"}
+    assert [s.name for s in merged["r2"].subinterfaces] == ["e1.100", "e1.200", "e2.100", "e2.200"]
+
+
+def test_two_services_on_one_vlan_conflict_and_the_error_names_both() -> None:
+    with pytest.raises(
+        ConfigConflict, match=r"r1: vlan 100: name .* conflict \(wanted by t/a and by t/b\)"
+    ):
+        network(l2("t/a", vlan=100), l2("t/b", vlan=100, a=("r1", "cust2"), b=("r3", "cust2")))
+
+
+def test_adding_then_removing_a_service_leaves_exactly_the_previous_config() -> None:
+    before = network(l2("t/a", vlan=100), l2("t/b", vlan=200, a=("r1", "cust2")))
+    added = composition.merge_by_device([before, compilation.compile_l2_p2p(l2("t/c", vlan=300))])
+    assert composition.changed_devices(before, added) == ("r1", "r2", "r3")
+    after = composition.remove_owner_by_device(added, "t/c")
+    assert after == before
+    assert composition.changed_devices(before, after) == ()
+
+
+def test_removing_a_service_keeps_what_another_still_needs() -> None:
+    merged = network(l2("t/a", vlan=100), l2("t/b", vlan=200))
+    only_b = composition.remove_owner(merged["r2"], "t/a")
+    assert [(i.name, i.owners) for i in only_b.interfaces] == [
+        ("e1", frozenset({"t/b"})),
+        ("e2", frozenset({"t/b"})),
+    ]
+    assert [s.name for s in only_b.subinterfaces] == ["e1.200", "e2.200"]
+    assert composition.remove_owner(only_b, "t/b").is_empty()
+
+
+def test_items_without_owners_are_not_removed_with_an_owner() -> None:
+    foreign = DeviceConfigTree(interfaces=(Interface(name="mgmt0"),))
+    merged = composition.merge([foreign, compilation.compile_l2_p2p(l2())["r1"]])
+    assert [i.name for i in composition.remove_owner(merged, "tenant-a/web").interfaces] == [
+        "mgmt0"
+    ]
+
+
+def test_merge_order_does_not_matter() -> None:
+    services = [l2(f"t/s{i}", vlan=100 + i, a=("r1", f"c{i}"), b=("r3", f"c{i}")) for i in range(6)]
+    rng = random.Random(5)
+    results = set()
+    for _ in range(5):
+        rng.shuffle(services)
+        merged = network(*services)
+        results.add(tuple(merged.items()))  # items compare in order; owners as sets
+    assert len(results) == 1
+
+
+def test_changed_devices_treats_a_missing_device_as_empty() -> None:
+    tree = DeviceConfigTree(interfaces=(Interface(name="e1", owners=frozenset({"t/a"})),))
+    assert composition.changed_devices({}, {"r1": DeviceConfigTree()}) == ()
+    assert composition.changed_devices({"r1": tree}, {}) == ("r1",)
+    relabelled = DeviceConfigTree(interfaces=(Interface(name="e1", owners=frozenset({"t/b"})),))
+    assert composition.changed_devices({"r1": tree}, {"r1": relabelled}) == ("r1",)
+
+
+def test_a_subinterface_wanted_two_ways_is_a_conflict() -> None:
+    one = DeviceConfigTree(
+        subinterfaces=(SubInterface(parent="e1", vlan_id=5, owners=frozenset({"t/a"})),)
+    )
+    two = DeviceConfigTree(
+        subinterfaces=(
+            SubInterface(parent="e1", vlan_id=5, description="x", owners=frozenset({"t/b"})),
+        )
+    )
+    with pytest.raises(ConfigConflict, match=r"subinterface e1\.5: description '' and 'x'"):
+        composition.merge([one, two])
+
+
+def vpn(routes: tuple[tuple[Hop, ...], ...]) -> L3Vpn:
+    return L3Vpn(
+        service="t/vpn",
+        endpoints=tuple(ServiceEndpoint(device=d, interface="cust9") for d in ("r1", "r3", "r4")),
+        vlan_id=900,
+        bandwidth_mbps=50,
+        route_target="65000:900",
+        routes=routes,
+    )
+
+
+def test_an_l3vpn_puts_a_vrf_with_its_route_target_on_every_device_of_its_routes() -> None:
+    routes = multipoint_routes(build(diamond()), ("r1", "r3", "r4"), PathRequest("", "", 50))
+    trees = compilation.compile_l3vpn(vpn(tuple(r.hops for r in routes)))
+    assert sorted(trees) == sorted({d for r in routes for d in r.devices})
+    for tree in trees.values():
+        assert [(v.name, v.route_target) for v in tree.vrfs] == [("vrf-t.vpn", "65000:900")]
+        assert all(s.vrf == "vrf-t.vpn" for s in tree.subinterfaces)
+    customer = [s for s in trees["r4"].subinterfaces if s.parent == "cust9"]
+    assert customer[0].policer == "pol-t.vpn"
+
+
+def test_an_l3vpn_whose_routes_leave_an_endpoint_apart_is_refused() -> None:
+    with pytest.raises(ValidationError, match="routes leave endpoint devices apart"):
+        vpn(((Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),))
+
+
+def test_composition_is_reachable_from_compilation_as_one_entry_point() -> None:
+    trees = compilation.compile_l2_p2p(l2())
+    merged = compilation.merge([trees["r2"], trees["r2"]])
+    assert merged == trees["r2"]
+    assert compilation.remove_owner(merged, "tenant-a/web").is_empty()
+    assert compilation.changed_devices(trees, {}) == ("r1", "r2", "r3")
+
+
+def test_an_l3vpn_with_every_endpoint_on_one_device_needs_no_routes() -> None:
+    service = L3Vpn(
+        service="t/local",
+        endpoints=(
+            ServiceEndpoint(device="r1", interface="c1"),
+            ServiceEndpoint(device="r1", interface="c2"),
+        ),
+        vlan_id=10,
+        bandwidth_mbps=5,
+        route_target="65000:1",
+    )
+    trees = compilation.compile_l3vpn(service)
+    assert list(trees) == ["r1"]
+    assert [s.name for s in trees["r1"].subinterfaces] == ["c1.10", "c2.10"]
