@@ -11,6 +11,7 @@ small and a concurrent change to an unrelated item on the device is left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from lxml import etree
 from pydantic import BaseModel, ValidationError
@@ -32,6 +33,8 @@ _OPERATION = f"{{{NC_NS}}}operation"
 _OWNER = "owner"
 
 LeafKind = type[str] | type[int] | type[bool]
+# lxml takes None as the default namespace's prefix; lxml-stubs types the keys as str.
+_DEFAULT_NS = cast("dict[str, str]", {None: NS})
 
 
 class DeviceXmlError(ValueError):
@@ -112,18 +115,23 @@ def _entry(parent: etree._Element, spec: _List, item: BaseModel) -> etree._Eleme
 
 def render_device(tree: DeviceConfigTree) -> etree._Element:
     """The whole tree as a `<device>` element, lists and owners in canonical order."""
-    device = etree.Element(DEVICE, nsmap={None: NS})
+    device = etree.Element(DEVICE, nsmap=_DEFAULT_NS)
     canonical = tree.canonical()
     for spec in _LISTS:
         for item in getattr(canonical, spec.collection):
-            entry = _entry(device, spec, item)
-            for leaf in spec.leaves:
-                value = getattr(item, leaf.attr)
-                if value is not None:
-                    _leaf(entry, leaf, value)
-            for owner in sorted(item.owners):
-                etree.SubElement(entry, _q(_OWNER)).text = owner
+            _full_entry(device, spec, item)
     return device
+
+
+def _full_entry(parent: etree._Element, spec: _List, item: BaseModel) -> etree._Element:
+    entry = _entry(parent, spec, item)
+    for leaf in spec.leaves:
+        value = getattr(item, leaf.attr)
+        if value is not None:
+            _leaf(entry, leaf, value)
+    for owner in sorted(getattr(item, "owners", ())):
+        etree.SubElement(entry, _q(_OWNER)).text = owner
+    return entry
 
 
 def _config_root() -> etree._Element:
@@ -140,48 +148,49 @@ def render_config(tree: DeviceConfigTree) -> etree._Element:
 def minimal_edit(current: DeviceConfigTree, desired: DeviceConfigTree) -> etree._Element | None:
     """The smallest `<config>` that turns `current` into `desired`; None when they are equal.
 
-    New items are merged whole; changed items carry their keys and only the changed leaves;
-    leaves that became unset and owners that went away get `nc:operation="remove"`; removed
-    items are keys only with `remove` (not `delete`, so an item already gone is no error).
+    New items are merged whole; changed items carry their keys and only the changed leaves,
+    with `nc:operation="remove"` on leaves that became unset; removed items are keys only
+    with `remove` (not `delete`, so an item already gone is no error). An item whose owners
+    changed is sent whole with `replace`: the owner set then arrives as one value rather
+    than as leaf-list additions and removals. (netconfd 2.13 fails the confirming commit,
+    "duplicate entry", when a merged leaf-list addition and a list-entry removal are
+    committed together; replace has no such case, and it is still one item.)
     """
     config = _config_root()
-    device = etree.SubElement(config, DEVICE, nsmap={None: NS})
+    device = etree.SubElement(config, DEVICE, nsmap=_DEFAULT_NS)
     for collection, _key, before, after in diff.pair_items(current, desired):
         spec = _BY_COLLECTION[collection]
         if after is None:
             assert before is not None
             _entry(device, spec, before).set(_OPERATION, "remove")
+        elif before is None:
+            _full_entry(device, spec, after)
         else:
             _changed_entry(device, spec, before, after)
     return config if len(device) else None
 
 
 def _changed_entry(
-    device: etree._Element, spec: _List, before: BaseModel | None, after: BaseModel
+    device: etree._Element, spec: _List, before: BaseModel, after: BaseModel
 ) -> None:
+    changed = diff.changed_fields(before, after)
+    if "owners" in changed:
+        _full_entry(device, spec, after).set(_OPERATION, "replace")
+        return
     entry = _entry(device, spec, after)
-    changed = set(diff.changed_fields(before, after)) if before is not None else None
     for leaf in spec.leaves:
-        if changed is not None and leaf.attr not in changed:
+        if leaf.attr not in changed:
             continue
         value = getattr(after, leaf.attr)
         if value is not None:
             _leaf(entry, leaf, value)
-        elif before is not None:
+        else:
             etree.SubElement(entry, _q(leaf.xml)).set(_OPERATION, "remove")
-    old_owners: frozenset[str] = getattr(before, "owners", frozenset())
-    new_owners: frozenset[str] = getattr(after, "owners")
-    for owner in sorted(old_owners - new_owners):
-        element = etree.SubElement(entry, _q(_OWNER))
-        element.text = owner
-        element.set(_OPERATION, "remove")
-    for owner in sorted(new_owners - old_owners):
-        etree.SubElement(entry, _q(_OWNER)).text = owner
 
 
 def subtree_filter() -> etree._Element:
     """The `<device/>` subtree filter for get-config: only intentloop's part of running."""
-    return etree.Element(DEVICE, nsmap={None: NS})
+    return etree.Element(DEVICE, nsmap=_DEFAULT_NS)
 
 
 def to_text(element: etree._Element) -> str:
@@ -205,7 +214,7 @@ def parse_document(document: bytes | str) -> etree._Element:
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
         raise DeviceXmlError(f"malformed XML from device: {exc}") from None
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo  # lxml-stubs lacks `doctype`
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise DeviceXmlError("refusing a document type declaration (RFC 6241 forbids them)")
     return root
