@@ -54,7 +54,11 @@ class Demo:
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
         out = subprocess.run(
             [self.kubectl_bin, "--kubeconfig", str(self.cp.kubeconfig), *args],
-            input=input, capture_output=True, text=True, check=False, timeout=120,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if check and out.returncode != 0:
             raise SystemExit(f"kubectl {' '.join(args)} failed:\n{out.stderr}")
@@ -73,6 +77,8 @@ class Demo:
         t = _step("lab network (real netconfd devices + gNMI targets)")
         lifecycle.start(self.lab_dir, None)
         lab = labstate.read_state(self.lab_dir)
+        if lab is None:
+            raise SystemExit(f"the lab did not write its state in {self.lab_dir}")
         self.kubectl("apply", "-f", "-", input=inventory.render(lab))
         _done(t)
         t = _step("operator")
@@ -95,10 +101,21 @@ class Demo:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
         log = open(self.operator_dir / "operator.log", "ab")  # noqa: SIM115 - handed to child
         proc = subprocess.Popen(
-            [sys.executable, "-m", "intentloop_operator", "operator",
-             "--kubeconfig", str(self.cp.kubeconfig), "--metrics-port", "0"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "intentloop_operator",
+                "operator",
+                "--kubeconfig",
+                str(self.cp.kubeconfig),
+                "--metrics-port",
+                "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
         log.close()
         pid_file.write_text(str(proc.pid))
@@ -167,5 +184,3 @@ def _demo(args: argparse.Namespace) -> int:
     if args.action == "down":
         return demo.down()
     return demo.up(args.timeout)
-
-

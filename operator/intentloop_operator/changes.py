@@ -120,6 +120,17 @@ async def apply(
     return Applied(result, name)
 
 
+async def plan(
+    rt: Runtime, pool: SessionPool, intent: IntentRef, contributions: Mapping[str, DeviceConfigTree]
+) -> tx.TransactionResult:
+    """What `apply` would change, per device, in each device's own language; touches nothing."""
+    devices = sorted(set(contributions) | owned_devices(rt, intent.owner))
+    txid = f"plan-{intent.name[:40]}-{uuid.uuid4().hex[:8]}"
+    async with locked(rt, devices):
+        trees = plan_trees(rt, intent.owner, contributions)
+        return await _run(rt, pool, trees, txid, True)
+
+
 async def _run(
     rt: Runtime, pool: SessionPool, trees: dict[str, DeviceConfigTree], txid: str, dry_run: bool
 ) -> tx.TransactionResult:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from intentloop_operator import crdfiles
+from intentloop_operator import crdfiles, plancli
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--peering", default=None, help="kopf peering name (HA); default: none")
     op.set_defaults(func=_operator)
 
+    plancli.register(sub)
     _register_optional(sub)
     return parser
 

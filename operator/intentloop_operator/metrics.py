@@ -34,6 +34,20 @@ CONVERGENCE_SECONDS = Histogram(
 )
 
 
+TELEMETRY_UPDATES = Counter(
+    "intentloop_telemetry_updates_total", "Telemetry updates applied to the controller's state"
+)
+TELEMETRY_LAG = Histogram(
+    "intentloop_telemetry_lag_seconds",
+    "From the device's timestamp to processing",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
+ALARMS_ACTIVE = Gauge("intentloop_alarms_active", "Active alarms", ["severity"])
+SLA_VIOLATIONS = Counter("intentloop_sla_violations_total", "SLA violations detected")
+REMEDIATIONS = Counter("intentloop_remediations_total", "Re-paths by outcome", ["outcome"])
+DRIFT_REPAIRS = Counter("intentloop_drift_repairs_total", "Drift repaired on devices")
+
+
 class _State:
     healthy = threading.Event()
 

@@ -92,10 +92,13 @@ def reserve(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, r:
         rt.slice_members.setdefault(key, {})[owner] = spec.bandwidth_mbps
         return
     rt.topology.reserve(owner, r.links, float(spec.bandwidth_mbps))
+    rt.touch_links(r.links)
 
 
 def release(rt: Runtime, namespace: str, name: str) -> None:
     owner = service_owner(namespace, name)
-    rt.topology.release(owner)
+    held = rt.topology.release(owner)
+    if held is not None:
+        rt.touch_links(held.links)
     for members in rt.slice_members.values():
         members.pop(owner, None)

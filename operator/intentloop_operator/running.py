@@ -19,6 +19,10 @@ HANDLER_MODULES = (
     "intentloop_operator.devices",
     "intentloop_operator.slices",
     "intentloop_operator.services",
+    "intentloop_operator.telemetry",
+    "intentloop_operator.alarming",
+    "intentloop_operator.driftcheck",
+    "intentloop_operator.planning",
 )
 
 

@@ -54,9 +54,86 @@ class Runtime:
     # slice "namespace/name" -> {service owner: Mbps}: what each member spends of the budget.
     slice_members: dict[str, dict[str, int]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # -- assurance state -------------------------------------------------------------------
+    # services by owner "namespace/name": the last object seen (spec, status, uid, ...).
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_links: dict[str, frozenset[str]] = field(default_factory=dict)
+    link_ends: dict[str, dict[str, bool]] = field(default_factory=dict)
+    link_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    links_dirty: set[str] = field(default_factory=set)
+    repath: set[str] = field(default_factory=set)
+    sla: dict[str, Any] = field(default_factory=dict)  # owner -> latest sla.SlaVerdict
+    drift: dict[str, str] = field(default_factory=dict)  # device -> what deviates (report)
+    failed_transactions: dict[str, str] = field(default_factory=dict)  # owner -> why
+    alarms: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self, device: str) -> asyncio.Lock:
         return self._locks.setdefault(device, asyncio.Lock())
+
+    def service_lock(self, owner: str) -> asyncio.Lock:
+        """One reconcile of a service at a time (kopf handler or remediation)."""
+        return self._service_locks.setdefault(owner, asyncio.Lock())
+
+    # -- telemetry ---------------------------------------------------------------------------
+
+    def set_link_end(self, link: str, device: str, up: bool) -> None:
+        """One end's oper state; the link is up only while every reporting end says so."""
+        ends = self.link_ends.setdefault(link, {})
+        if ends.get(device) == up:
+            return
+        ends[device] = up
+        state = self.topology.link(link)
+        oper = all(ends.values())
+        if state is not None and state.oper_up != oper:
+            self.topology.set_link_state(link, oper_up=oper)
+            log.info("link.oper.changed", kind="Link", name=link, up=oper)
+            self.link_changed(link)
+        self.links_dirty.add(link)
+
+    def set_link_latency(self, link: str, latency_ms: float) -> None:
+        state = self.topology.link(link)
+        if state is None or state.measured_latency_ms == latency_ms:
+            return
+        before = state.measured_latency_ms
+        self.topology.set_measured_latency(link, latency_ms)
+        if before is None or abs(before - latency_ms) > max(0.05 * before, 0.1):
+            self.links_dirty.add(link)
+            self.wake.set()
+
+    def set_link_rate(self, link: str, device: str, mbps: float) -> None:
+        rates = self.link_rates.setdefault(link, {})
+        before = rates.get(device)
+        rates[device] = mbps
+        if before is None or abs(before - mbps) > max(0.05 * before, 1.0):
+            self.links_dirty.add(link)
+
+    def link_changed(self, link: str) -> None:
+        """A link went down or up: every service routed over it is looked at again."""
+        for owner, links in self.service_links.items():
+            if link in links:
+                self.repath.add(owner)
+        self.wake.set()
+
+    def link_status(self, link: str) -> dict[str, Any] | None:
+        state = self.topology.link(link)
+        if state is None:
+            return None
+        ends = self.link_ends.get(link, {})
+        rates = self.link_rates.get(link, {})
+        status: dict[str, Any] = {
+            "operState": ("up" if state.oper_up else "down") if ends else "unknown",
+            "reservedMbps": round(state.capacity_mbps - state.free_mbps),
+        }
+        if state.measured_latency_ms is not None:
+            status["measuredLatencyMs"] = round(state.measured_latency_ms, 3)
+        if rates:
+            status["utilisationMbps"] = round(max(rates.values()), 3)
+        return status
+
+    def touch_links(self, links: Iterable[str]) -> None:
+        self.links_dirty.update(links)
 
     # -- inventory events -----------------------------------------------------------------
 
@@ -131,6 +208,8 @@ class Runtime:
         if not links:
             return
         owner = service_owner(meta["namespace"], meta["name"])
+        self.services[owner] = obj
+        self.service_links[owner] = frozenset(links)
         bandwidth = int(spec.get("bandwidthMbps", 0))
         slice_ref = spec.get("sliceRef")
         if slice_ref:

@@ -11,6 +11,7 @@ then releases its identifiers and reserved capacity.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,7 +83,7 @@ async def realise(
         raise Outcome("Failed", "AllocationFailed", str(e), retry=False) from None
     try:
         contributions = compile_service(owner, spec, r, vlan, 65000)
-    except (compilation.CompilationError, ValueError) as e:
+    except ValueError as e:  # the compiler refuses a route it cannot realise
         raise Outcome("Failed", "CompilationFailed", str(e)[:1000], retry=False) from None
     routing.release(rt, namespace, name)
     routing.reserve(rt, namespace, name, spec, r)
@@ -92,15 +93,17 @@ async def realise(
     except composition.ConfigConflict as e:
         raise Outcome("Failed", "ConfigConflict", str(e)[:1000], retry=False) from None
     if not applied.ok:
+        rt.failed_transactions[owner] = applied.reason()
         raise Outcome("Provisioning", "TransactionFailed", applied.reason(), retry=True)
+    rt.failed_transactions.pop(owner, None)
     return r, vlan, applied
 
 
-def _conditions(
-    body: kopf.Body, ready: bool, reason: str, message: str, progressing: bool
+def conditions_for(
+    body: Mapping[str, Any], ready: bool, reason: str, message: str, progressing: bool
 ) -> list[dict[str, Any]]:
-    now, gen = datetime.now(UTC), body.metadata.get("generation")
-    conds: list[dict[str, Any]] = list(body.status.get("conditions", []))
+    now, gen = datetime.now(UTC), body["metadata"].get("generation")
+    conds: list[dict[str, Any]] = list((body.get("status") or {}).get("conditions", []))
     for type_, value in (
         (ConditionType.READY, ready),
         (ConditionType.DEGRADED, not ready and not progressing),
@@ -112,27 +115,45 @@ def _conditions(
     return conds
 
 
-def _ready_status(
-    body: kopf.Body, r: routing.Routing, vlan: int, applied: changes.Applied, ns: str
+def ready_status(
+    body: Mapping[str, Any], r: routing.Routing, vlan: int, applied: changes.Applied, ns: str
 ) -> dict[str, Any]:
+    bound = (body["spec"].get("sla") or {}).get("maxLatencyMs")
+    latency = r.primary.latency_ms
+    links = sorted({link for p in r.routes for link in p.links})
     return {
         "phase": "Ready",
         "path": list(r.primary.devices),
-        "pathLinks": list(r.primary.links)
-        if len(r.routes) == 1
-        else sorted({link for p in r.routes for link in p.links}),
+        "pathLinks": list(r.primary.links) if len(r.routes) == 1 else links,
         "backupPath": list(r.backup.devices) if r.backup else [],
         "backupPathLinks": list(r.backup.links) if r.backup else [],
         "allocated": {"vlan": vlan},
-        "measuredLatencyMs": round(r.primary.latency_ms, 3),
+        "measuredLatencyMs": round(latency, 3),
+        "slaMet": bound is None or latency <= bound,
         "transactionRef": {
             "kind": "Transaction",
             "name": applied.transaction_name,
             "namespace": ns,
         },
-        "observedGeneration": body.metadata.get("generation"),
-        "conditions": _conditions(body, True, "Provisioned", applied.result.message, False),
+        "observedGeneration": body["metadata"].get("generation"),
+        "conditions": conditions_for(body, True, "Provisioned", applied.result.message, False),
     }
+
+
+def remember(
+    rt: Runtime, namespace: str, name: str, body: Any, status: dict[str, Any], r: routing.Routing
+) -> None:
+    """Keep what assurance needs: the service as last realised and the links it uses."""
+    owner = service_owner(namespace, name)
+    obj: dict[str, Any] = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NetworkService"}
+    obj["metadata"] = {
+        k: body["metadata"].get(k) for k in ("name", "namespace", "uid", "generation")
+    }
+    obj["spec"] = dict(body["spec"])
+    obj["status"] = {**dict(body.get("status") or {}), **status}
+    rt.services[owner] = obj
+    rt.service_links[owner] = frozenset(r.links)
+    rt.repath.discard(owner)
 
 
 async def reconcile(
@@ -149,7 +170,9 @@ async def reconcile(
         failure = e
     else:
         failure = None
-        patch.status.update(_ready_status(body, r, vlan, applied, namespace))
+        status = ready_status(body, r, vlan, applied, namespace)
+        patch.status.update(status)
+        remember(rt, namespace, name, body, status, r)
         kopf.info(
             body, reason="Provisioned", message=f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
         )
@@ -158,7 +181,9 @@ async def reconcile(
             {
                 "phase": failure.phase,
                 "observedGeneration": body.metadata.get("generation"),
-                "conditions": _conditions(body, False, failure.reason, str(failure), failure.retry),
+                "conditions": conditions_for(
+                    body, False, failure.reason, str(failure), failure.retry
+                ),
             }
         )
         kopf.warn(body, reason=failure.reason, message=str(failure)[:500])
@@ -182,8 +207,11 @@ async def service_changed(
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
+    rt: Runtime = memo.runtime
+    owner = service_owner(namespace or "", name)
     with logs.bound(kind="NetworkService", namespace=namespace, name=name):
-        await reconcile(namespace or "", name, uid, body, patch, memo)
+        async with rt.service_lock(owner):
+            await reconcile(namespace or "", name, uid, body, patch, memo)
 
 
 @kopf.on.delete(GROUP, VERSION, "networkservices", id="service-delete")
@@ -198,4 +226,7 @@ async def service_deleted(
         raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
     await allocations.release(service_owner(namespace, name))
     routing.release(rt, namespace, name)
+    rt.services.pop(service_owner(namespace, name), None)
+    rt.failed_transactions.pop(service_owner(namespace, name), None)
+    rt.service_links.pop(service_owner(namespace, name), None)
     log.info("service.deleted", kind="NetworkService", namespace=namespace, name=name)

@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from intentloop_intents.resources import GROUP, VERSION
-from intentloop_operator import kube, logs
+from intentloop_operator import alarming, assurance, kube, logs, telemetry
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
@@ -33,11 +33,22 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
     )
     memo.runtime = rt
     memo.sessions = SessionPool()
+    await alarming.load(rt)
+    memo.stop = asyncio.Event()
+    loop = assurance.Assurance(rt, memo.sessions)
+    memo.background = [
+        asyncio.create_task(loop.run(memo.stop), name="assurance"),
+        asyncio.create_task(telemetry.link_status_writer(rt, memo.stop), name="link-status"),
+    ]
     log.info("runtime.loaded", devices=len(lists[0]), links=len(lists[1]), services=len(lists[4]))
 
 
 @kopf.on.cleanup(id="close-sessions")
 async def close_sessions(memo: kopf.Memo, **_: Any) -> None:
+    stop: asyncio.Event | None = getattr(memo, "stop", None)
+    if stop is not None:
+        stop.set()
+        await asyncio.gather(*memo.background, return_exceptions=True)
     sessions: SessionPool | None = getattr(memo, "sessions", None)
     if sessions is not None:
         await sessions.close_all()

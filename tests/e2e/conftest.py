@@ -93,8 +93,24 @@ def unique() -> Callable[[str], str]:
 
 
 class Operator:
-    def __init__(self, proc: subprocess.Popen[str], log: Path, metrics_port: int):
-        self.proc, self.log, self.metrics_port = proc, log, metrics_port
+    def __init__(self, start: Callable[[], subprocess.Popen[str]], log: Path, metrics_port: int):
+        self._start, self.log, self.metrics_port = start, log, metrics_port
+        self.proc = start()
+
+    def wait_healthy(self) -> None:
+        wait_for(
+            lambda: _healthy(self.metrics_port),
+            timeout=30,
+            what="operator /healthz",
+            on_fail=lambda: self.log.read_text()[-3000:],
+        )
+
+    def crash_and_restart(self) -> None:
+        """SIGKILL (no clean-up of any kind), then start a fresh process."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = self._start()
+        self.wait_healthy()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -111,7 +127,9 @@ class Lab:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.state = labstate.read_state(state_dir)
+        state = labstate.read_state(state_dir)
+        assert state is not None, f"the lab wrote no state in {state_dir}"
+        self.state = state
 
     def call(self, request: Any) -> Any:
         return control.call(self.state.socket, request)
@@ -142,36 +160,22 @@ def operator(
 ) -> Iterator[Operator]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     port = controlplane.free_port()
+    roots = os.pathsep.join(str(REPO / d) for d in ("operator", "intents", "adapters", "lab"))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            str(REPO / d) for d in ("operator", "intents", "adapters", "lab")
-        ),
+        "PYTHONPATH": roots,
+        "INTENTLOOP_DEVICE_PROBE_INTERVAL": "2",
+        "INTENTLOOP_DRIFT_INTERVAL": "2",
     }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "intentloop_operator",
-                "operator",
-                "--kubeconfig",
-                str(cluster.kubeconfig),
-                "--metrics-port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            text=True,
-        )
-    op = Operator(proc, log, port)
-    wait_for(
-        lambda: _healthy(port),
-        timeout=30,
-        what="operator /healthz",
-        on_fail=lambda: log.read_text()[-3000:],
-    )
+    argv = [sys.executable, "-m", "intentloop_operator", "operator"]
+    argv += ["--kubeconfig", str(cluster.kubeconfig), "--metrics-port", str(port)]
+
+    def start() -> subprocess.Popen[str]:
+        with open(log, "a") as out:
+            return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+
+    op = Operator(start, log, port)
+    op.wait_healthy()
     try:
         yield op
     finally:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources.inventory import DriftPolicy
+from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_intents.resources.meta import (
     CamelModel,
     Conditions,
@@ -18,13 +19,28 @@ from intentloop_intents.resources.meta import (
     ShortText,
     StatusModel,
     Text,
+    cel,
     list_map,
+    validations,
 )
 
 NativeDiff = Annotated[str, Field(max_length=65536)]
 
 
 class TransactionSpec(CamelModel):
+    """Written by the operator as the record of a change, or by people to plan one:
+    `dryRun: true` with `intentRef` (and optionally `plannedService`, the spec to try)."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.plannedService) || self.dryRun",
+                "plannedService is only allowed with dryRun: true",
+                field_path=".plannedService",
+            )
+        )
+    }
+
     intent_ref: ObjectRef | None = Field(
         default=None, description="The intent this transaction realises, if any"
     )
@@ -32,6 +48,8 @@ class TransactionSpec(CamelModel):
     devices: list[K8sName] = Field(
         default_factory=list, max_length=1024, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
+    planned_service: NetworkServiceSpec | None = None
+    """For a dry run: plan this NetworkService spec instead of the stored one."""
 
 
 class TransactionPhase(StrEnum):

@@ -1,0 +1,161 @@
+"""Intent → Ready latency, and many services at once, on the real stack.
+
+Run from the repository root:  python -m benchmarks.intents [--runs 20] [--many 500]
+
+1. One L2 service across 3 devices (r1 → r3, via r2): from the create call to Ready seen
+   by a watch, median and p99 over `--runs` runs (each run deletes the service and waits
+   until its configuration is gone). The floor beside it: the raw transaction time the
+   operator recorded for that service (its Transaction's durationMs) plus one API round
+   trip (a GET of the object, measured in the same run).
+2. `--many` services created at once: time until all are Ready, services/s, the
+   operator's peak RSS and CPU seconds per service (from /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+import kubernetes
+import yaml
+
+from benchmarks import harness
+
+GROUP, VERSION = harness.GROUP, harness.VERSION
+PORTS = ("eth1", "eth2")
+
+
+def service(
+    namespace: str, name: str, a: tuple[str, str], b: tuple[str, str], mbps: int
+) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "NetworkService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "endpoints": [{"device": a[0], "interface": a[1]}, {"device": b[0], "interface": b[1]}],
+            "bandwidthMbps": mbps,
+        },
+    }
+
+
+def _watch_ready(api: Any, namespace: str, name: str, timeout: float) -> float:
+    w = kubernetes.watch.Watch()
+    for event in w.stream(
+        api.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        "networkservices",
+        field_selector=f"metadata.name={name}",
+        timeout_seconds=int(timeout),
+    ):
+        if event["object"].get("status", {}).get("phase") == "Ready":
+            w.stop()
+            return time.perf_counter()
+    raise TimeoutError(f"{name} not Ready")
+
+
+def one_service(s: harness.Stack, runs: int) -> dict[str, Any]:
+    ns = "bench-latency"
+    s.kubectl("create", "namespace", ns)
+    latencies, floors, tx_ms, rtt_ms = [], [], [], []
+    for i in range(runs):
+        name = f"lat-{i}"
+        body = service(ns, name, ("r1", "eth1"), ("r3", "eth1"), 10)
+        import threading
+
+        seen: dict[str, float] = {}
+        watcher = threading.Thread(
+            target=lambda n=name: seen.setdefault("t", _watch_ready(s.api, ns, n, 60))
+        )
+        watcher.start()
+        time.sleep(0.05)  # the watch is open before the create
+        t0 = time.perf_counter()
+        s.api.create_namespaced_custom_object(GROUP, VERSION, ns, "networkservices", body)
+        watcher.join()
+        latency = (seen["t"] - t0) * 1000
+        t1 = time.perf_counter()
+        obj = s.api.get_namespaced_custom_object(GROUP, VERSION, ns, "networkservices", name)
+        rtt = (time.perf_counter() - t1) * 1000
+        tx = s.api.get_namespaced_custom_object(
+            GROUP, VERSION, ns, "transactions", obj["status"]["transactionRef"]["name"]
+        )["status"]["durationMs"]
+        latencies.append(latency)
+        tx_ms.append(tx)
+        rtt_ms.append(rtt)
+        floors.append(tx + rtt)
+        s.kubectl("delete", "networkservice", name, "-n", ns, "--timeout=60s")
+    return {
+        "runs": runs,
+        "ready_ms": {
+            "median": statistics.median(latencies),
+            "p99": harness.percentile(latencies, 99),
+        },
+        "floor_ms": {"median": statistics.median(floors), "p99": harness.percentile(floors, 99)},
+        "transaction_ms_median": statistics.median(tx_ms),
+        "api_rtt_ms_median": statistics.median(rtt_ms),
+        "ratio_median": statistics.median(latencies) / statistics.median(floors),
+    }
+
+
+def many_services(s: harness.Stack, count: int) -> dict[str, Any]:
+    assert s.lab is not None
+    ns = "bench-many"
+    s.kubectl("create", "namespace", ns)
+    routers = [r.name for r in s.lab.routers]
+    docs = []
+    for i in range(count):
+        a = routers[i % len(routers)]
+        b = routers[(i + 1 + (i // len(routers)) % (len(routers) - 1)) % len(routers)]
+        docs.append(service(ns, f"m-{i:04d}", (a, PORTS[i % 2]), (b, PORTS[(i // 2) % 2]), 1))
+    before = s.operator_usage()
+    t0 = time.perf_counter()
+    s.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+
+    def ready() -> bool:
+        items = s.api.list_namespaced_custom_object(GROUP, VERSION, ns, "networkservices")["items"]
+        return sum(1 for o in items if o.get("status", {}).get("phase") == "Ready") == count
+
+    harness.wait(ready, 600, f"{count} services Ready", interval=0.25)
+    elapsed = time.perf_counter() - t0
+    after = s.operator_usage()
+    return {
+        "services": count,
+        "all_ready_s": elapsed,
+        "services_per_s": count / elapsed,
+        "operator_peak_rss_mib": after["peak_rss_mib"],
+        "operator_cpu_ms_per_service": (after["cpu_s"] - before["cpu_s"]) * 1000 / count,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--many", type=int, default=500)
+    args = parser.parse_args()
+    with harness.stack() as s:
+        single = one_service(s, args.runs)
+        many = many_services(s, args.many) if args.many else {}
+    table = (
+        "| measure | value |\n|---|---|\n"
+        f"| intent → Ready, median / p99 (ms) | {single['ready_ms']['median']:.1f} / {single['ready_ms']['p99']:.1f} |\n"
+        f"| floor: transaction + 1 API round trip, median (ms) | {single['floor_ms']['median']:.1f} |\n"
+        f"| ratio (median / floor) | {single['ratio_median']:.2f} (target ≤ 2) |\n"
+    )
+    if many:
+        table += (
+            f"| {many['services']} services: all Ready (s) | {many['all_ready_s']:.1f} (target ≤ 15) |\n"
+            f"| services/s | {many['services_per_s']:.1f} |\n"
+            f"| operator peak RSS (MiB) | {many['operator_peak_rss_mib']:.0f} |\n"
+            f"| operator CPU per service (ms) | {many['operator_cpu_ms_per_service']:.1f} |\n"
+        )
+    cmd = f"python -m benchmarks.intents --runs {args.runs} --many {args.many}"
+    harness.write("intents", {"single": single, "many": many}, table, cmd)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

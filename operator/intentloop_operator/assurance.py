@@ -1,0 +1,158 @@
+"""The closed loop: telemetry → SLA evaluation → remediation (damped) → alarms.
+
+One background task wakes on every topology change reported by telemetry (and once a
+second regardless), evaluates every service's SLA on its current path, re-paths the
+services whose path broke or whose SLA is violated — at most as often as the damper allows,
+so a flapping link cannot cause a storm of transactions — and brings the Alarm objects in
+line with what is wrong now.
+
+Re-pathing is make-before-break in the transactional sense: the new path's configuration
+and the old path's removal go out as one confirmed-commit transaction that is verified on
+every device before it is confirmed; if anything fails, every device returns to the old
+path. A protected service's backup is already reserved, so its new primary is usually the
+old backup (the route search prefers reserved capacity it already holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+
+from intentloop_intents import damping, sla
+from intentloop_intents.resources.services import NetworkServiceSpec
+from intentloop_operator import alarming, kube, logs, metrics, services
+from intentloop_operator.runtime import Runtime
+from intentloop_operator.sessions import SessionPool
+
+TICK_S = 1.0
+MAX_HISTORY = 10
+
+log = logs.get("intentloop.assurance")
+
+
+class Assurance:
+    def __init__(self, rt: Runtime, pool: SessionPool) -> None:
+        self.rt, self.pool = rt, pool
+        self.damper = damping.Damper()
+        # topology generation at the last failed attempt: retry only when the network changed
+        self.tried_at: dict[str, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rt.wake.wait(), TICK_S)
+            self.rt.wake.clear()
+            try:
+                await self.pass_once()
+            except Exception:
+                log.exception("assurance.pass.failed")
+
+    async def pass_once(self) -> None:
+        due = self._evaluate()
+        await asyncio.gather(*(self.remediate(owner, why) for owner, why in sorted(due.items())))
+        await alarming.sync(self.rt)
+
+    def _evaluate(self) -> dict[str, str]:
+        """Which services need a new path now, and why (also refreshes SLA status)."""
+        due: dict[str, str] = {o: "a link on its path changed state" for o in self.rt.repath}
+        for owner, obj in list(self.rt.services.items()):
+            status = obj.get("status", {})
+            links = status.get("pathLinks", [])
+            if not links:
+                continue
+            bound = (obj["spec"].get("sla") or {}).get("maxLatencyMs")
+            up = all((st := self.rt.topology.link(n)) is not None and st.oper_up for n in links)
+            verdict = sla.evaluate(self.rt.topology, links, bound, path_up=up)
+            self.rt.sla[owner] = verdict
+            if not verdict.met:
+                due.setdefault(owner, verdict.reason)
+        return due
+
+    async def remediate(self, owner: str, why: str) -> None:
+        now = time.monotonic()
+        generation = self.rt.topology.generation
+        if self.tried_at.get(owner) == generation or not self.damper.allow(owner, now):
+            return  # nothing changed since the last attempt, or damped: wait
+        obj = self.rt.services.get(owner)
+        if obj is None:
+            self.rt.repath.discard(owner)
+            return
+        namespace, name = owner.split("/", 1)
+        async with self.rt.service_lock(owner):
+            self.damper.record(owner, now)
+            self.rt.repath.discard(owner)
+            await self._repath(obj, namespace, name, why, generation)
+
+    async def _repath(
+        self, obj: dict[str, Any], namespace: str, name: str, why: str, generation: int
+    ) -> None:
+        owner = f"{namespace}/{name}"
+        old_path = list(obj.get("status", {}).get("path", []))
+        spec = NetworkServiceSpec.model_validate(obj["spec"])
+        uid = obj["metadata"].get("uid") or ""
+        entry = {"time": datetime.now(UTC).isoformat(), "reason": why[:1024], "fromPath": old_path}
+        try:
+            r, vlan, applied = await services.realise(
+                self.rt, self.pool, namespace, name, uid, spec
+            )
+        except services.Outcome as e:
+            self.tried_at[owner] = generation
+            metrics.REMEDIATIONS.labels("failed").inc()
+            status = _degraded(obj, e.reason, f"{why}; no better path: {e}")
+            entry.update(toPath=old_path, outcome=f"failed: {e.reason}")
+            await self._write(obj, status, entry, "RepathFailed", f"{why}; {e}")
+            return
+        self.tried_at.pop(owner, None)
+        metrics.REMEDIATIONS.labels("repathed").inc()
+        status = services.ready_status(obj, r, vlan, applied, namespace)
+        entry.update(toPath=list(r.primary.devices), outcome="repathed")
+        services.remember(self.rt, namespace, name, obj, status, r)
+        message = f"{why}: {'-'.join(old_path)} -> {'-'.join(r.primary.devices)}"
+        await self._write(obj, status, entry, "Repathed", message)
+
+    async def _write(
+        self,
+        obj: dict[str, Any],
+        status: dict[str, Any],
+        entry: dict[str, Any],
+        reason: str,
+        message: str,
+    ) -> None:
+        meta = obj["metadata"]
+        history = [*obj.get("status", {}).get("remediations", []), entry][-MAX_HISTORY:]
+        status = {**status, "remediations": history}
+        obj["status"] = {**obj.get("status", {}), **status}
+        try:
+            await kube.patch_object(
+                "networkservices", meta["name"], {"status": status}, meta["namespace"], status=True
+            )
+            kopf.event(
+                kopf.Body(cast(Any, obj)),
+                type="Normal" if reason == "Repathed" else "Warning",
+                reason=reason,
+                message=message[:1000],
+            )
+        except Exception:
+            log.warning(
+                "service.status.write.failed", namespace=meta["namespace"], name=meta["name"]
+            )
+        log.info(
+            "service.remediated",
+            namespace=meta["namespace"],
+            name=meta["name"],
+            reason=reason,
+            message=message[:300],
+        )
+
+
+def _degraded(obj: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+    return {
+        "phase": "Degraded",
+        "slaMet": False,
+        "conditions": services.conditions_for(obj, False, reason, message, False),
+    }

@@ -1,0 +1,117 @@
+"""Drift: a device's running configuration compared with its DeviceConfig, periodically.
+
+Under the device's lock (so never in the middle of a transaction) the running config of
+intentloop's subtree is read and compared item by item with the composed desired tree.
+`driftPolicy: repair` puts the device back with a transaction of its own and counts it;
+`report` leaves the device alone, raises a drift alarm and lists the deviations in the
+DeviceConfig's status. Comparison is on content, never on commit ids or timestamps.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+
+from intentloop_adapters import transactions as tx
+from intentloop_adapters.errors import DeviceError
+from intentloop_intents import drift
+from intentloop_intents.device import DeviceConfigTree
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_operator import kube, logs, metrics
+from intentloop_operator.runtime import Runtime
+from intentloop_operator.sessions import SessionPool
+
+INTERVAL_S = float(os.environ.get("INTENTLOOP_DRIFT_INTERVAL", "10"))
+IGNORED_LEAVES: tuple[str, ...] = ()  # leaves a device stores hashed or secret: never compared
+MAX_SHOWN = 20
+
+log = logs.get("intentloop.drift")
+
+
+async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | None:
+    """Compare and act; returns the Device status fields to write (None: not checked)."""
+    spec = rt.devices.get(name)
+    if spec is None:
+        return None
+    async with rt.lock(name):
+        desired = rt.desired.get(name, DeviceConfigTree())
+        try:
+            adapter = await pool.get(name, spec)
+            running = await adapter.get_config()
+        except DeviceError:
+            await pool.drop(name)
+            return None  # unreachable: the device controller reports that
+        found = drift.deviations(desired, running, ignore=IGNORED_LEAVES)
+        if not found:
+            rt.drift.pop(name, None)
+            await _record(name, [], repaired=False)
+            return {"inSync": True}
+        if spec.drift_policy == "repair":
+            return await _repair(rt, pool, name, desired, found)
+    summary = "; ".join(f"{d.path}: {d.actual}" for d in found[:3])
+    rt.drift[name] = f"{len(found)} deviation(s): {summary}"[:1000]
+    rt.wake.set()
+    await _record(name, found, repaired=False)
+    log.warning("drift.reported", device=name, deviations=len(found))
+    return {"inSync": False}
+
+
+async def _repair(
+    rt: Runtime, pool: SessionPool, name: str, desired: DeviceConfigTree, found: list[Any]
+) -> dict[str, Any]:
+    adapter = await pool.get(name, rt.devices.get(name))
+    txid = f"drift-{name}-{uuid.uuid4().hex[:8]}"
+    result = await tx.apply_transaction({name: (adapter, desired)}, transaction_id=txid)
+    if result.outcome is not tx.Outcome.COMMITTED:
+        await pool.drop(name)
+        rt.drift[name] = f"repair failed: {result.message}"[:1000]
+        rt.wake.set()
+        return {"inSync": False}
+    rt.drift.pop(name, None)
+    metrics.DRIFT_REPAIRS.inc()
+    await _record(name, found, repaired=True)
+    log.info("drift.repaired", device=name, deviations=len(found), transaction=txid)
+    return {"inSync": True}
+
+
+async def _record(name: str, found: list[Any], *, repaired: bool) -> None:
+    existing = await kube.get_object("deviceconfigs", name)
+    if existing is None:
+        return
+    status: dict[str, Any] = {
+        "inSync": repaired or not found,
+        "lastChecked": datetime.now(UTC).isoformat(),
+        "deviations": [
+            {"path": d.path[:1024], "intended": d.intended[:1024], "actual": d.actual[:1024]}
+            for d in ([] if repaired else found[:MAX_SHOWN])
+        ],
+    }
+    if repaired:
+        status["repairs"] = int((existing.get("status") or {}).get("repairs", 0)) + 1
+        kopf.event(
+            kopf.Body(cast(Any, existing)),
+            type="Normal",
+            reason="DriftRepaired",
+            message=f"{len(found)} deviation(s) put back: " + "; ".join(d.path for d in found[:5]),
+        )
+    elif found:
+        kopf.event(
+            kopf.Body(cast(Any, existing)),
+            type="Warning",
+            reason="DriftDetected",
+            message="; ".join(f"{d.path}: {d.actual}" for d in found[:5]),
+        )
+    await kube.patch_object("deviceconfigs", name, {"status": status}, status=True)
+
+
+@kopf.timer(
+    GROUP, VERSION, "devices", id="device-drift", interval=INTERVAL_S, initial_delay=INTERVAL_S
+)
+async def device_drift(name: str, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    fields = await check(memo.runtime, memo.sessions, name)
+    if fields is not None:
+        patch.status.update(fields)

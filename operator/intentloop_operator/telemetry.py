@@ -1,0 +1,117 @@
+"""Telemetry in: one gNMI subscription per device, feeding the topology and Link status.
+
+Each Device gets a kopf daemon holding one STREAM subscription (ON_CHANGE oper-status,
+SAMPLE latency and rate). It reconnects with capped exponential backoff; devices come and
+go with their objects, nothing restarts. Updates change the in-memory topology at once
+(so routing and alarms see them immediately) and mark the link for a status write; a
+single writer flushes dirty links at most every `FLUSH_INTERVAL_S`, the latest value
+winning, so a chatty device cannot flood the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from typing import Any
+
+import kopf
+
+from intentloop_adapters import factory
+from intentloop_adapters.errors import DeviceError
+from intentloop_adapters.protocol import TelemetryUpdate
+from intentloop_intents.resources import GROUP, VERSION
+from intentloop_intents.resources.inventory import DeviceSpec
+from intentloop_operator import devices as device_handlers
+from intentloop_operator import kube, logs, metrics
+from intentloop_operator.runtime import Runtime
+
+PATHS = (
+    "/interfaces/interface[name=*]/state/oper-status",
+    "/interfaces/interface[name=*]/state/latency-ms",
+    "/interfaces/interface[name=*]/state/out-rate-mbps",
+)
+FLUSH_INTERVAL_S = 0.5
+BACKOFF_S = (0.5, 1, 2, 5, 10, 20)
+_INTERFACE = re.compile(r"/interfaces/interface\[name=([^\]]+)\]/state/(.+)$")
+
+log = logs.get("intentloop.telemetry")
+
+
+def ingest(rt: Runtime, device: str, update: TelemetryUpdate) -> None:
+    """Apply one update to the runtime: topology first, then mark what must be written."""
+    m = _INTERFACE.match(update.path)
+    if m is None:
+        return
+    interface, leaf = m.group(1), m.group(2)
+    link = rt.topology.link_at(device, interface)
+    if link is None:
+        return
+    name = link.name
+    if leaf == "oper-status":
+        rt.set_link_end(name, device, str(update.value).upper() == "UP")
+    elif leaf == "latency-ms" and isinstance(update.value, int | float):
+        rt.set_link_latency(name, float(update.value))
+    elif leaf == "out-rate-mbps" and isinstance(update.value, int | float):
+        rt.set_link_rate(name, device, float(update.value))
+    metrics.TELEMETRY_UPDATES.inc()
+
+
+async def _stream(rt: Runtime, name: str, spec: DeviceSpec) -> None:
+    creds = await device_handlers.credentials(spec)
+    adapter = factory.telemetry_adapter(name, spec, creds)
+    await adapter.connect()
+    try:
+        async for update in adapter.subscribe(PATHS):
+            if update.sync:
+                log.info("telemetry.synced", device=name)
+                continue
+            metrics.TELEMETRY_LAG.observe(max(0.0, time.time() - update.timestamp_ns / 1e9))
+            ingest(rt, name, update)
+    finally:
+        await adapter.close()
+
+
+@kopf.daemon(GROUP, VERSION, "devices", id="device-telemetry", cancellation_timeout=5)
+async def device_telemetry(
+    name: str, spec: kopf.Spec, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
+) -> None:
+    rt: Runtime = memo.runtime
+    device = DeviceSpec.model_validate(dict(spec))
+    if device.gnmi is None:
+        log.info("telemetry.none", device=name, why="no gNMI endpoint")
+        return
+    attempt = 0
+    while not stopped:
+        started = time.monotonic()
+        try:
+            await _stream(rt, name, device)
+        except (DeviceError, ValueError, kube.SecretUnavailable, OSError) as e:
+            log.info("telemetry.stream.broken", device=name, error=str(e)[:200])
+        if time.monotonic() - started > 30:
+            attempt = 0  # a long healthy stream resets the backoff
+        delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+        attempt += 1
+        await stopped.wait(delay)
+
+
+async def flush_links(rt: Runtime) -> None:
+    """Write the latest state of every dirty link (one PATCH each), then forget it."""
+    dirty, rt.links_dirty = rt.links_dirty, set()
+    for name in sorted(dirty):
+        status = rt.link_status(name)
+        if status is None:
+            continue
+        try:
+            await kube.patch_object("links", name, {"status": status}, status=True)
+        except Exception:
+            rt.links_dirty.add(name)
+            log.warning("link.status.write.failed", kind="Link", name=name)
+
+
+async def link_status_writer(rt: Runtime, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
+        await flush_links(rt)
