@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
 export PYTHONPATH := operator:intents:adapters:lab
 
-.PHONY: help setup venv system-deps controlplane lint fmt crds crds-check test unit adapters-test e2e demo demo-down bench clean
+.PHONY: help setup venv system-deps controlplane lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
+
+IMAGE ?= ghcr.io/intentloop/intentloop:0.1.0
+KIND_CLUSTER ?= intentloop
 
 help:
 	@echo "make demo    - local control plane + lab + operator + example intents"
@@ -48,6 +51,10 @@ fmt: venv
 crds: venv
 	$(BIN)/intentloop crds generate --out crds/
 
+docs: venv
+	$(BIN)/python -c 'import sys; from intentloop_intents import apidocs; sys.stdout.write(apidocs.render())' > docs/api.md.tmp
+	mv docs/api.md.tmp docs/api.md
+
 crds-check: venv
 	$(BIN)/intentloop crds check --dir crds/
 
@@ -70,7 +77,27 @@ demo-down: venv
 	$(BIN)/intentloop demo down
 
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.paths
+	$(BIN)/python -m benchmarks.device_latency
+	$(BIN)/python -m benchmarks.gnmi_latency
+	$(BIN)/python -m benchmarks.intents
+	$(BIN)/python -m benchmarks.closedloop
+
+# For users with Docker (no container engine is needed for anything above).
+docker-build:
+	docker build -t $(IMAGE) .
+
+kind-up:
+	kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) || kind create cluster --config manifests/kind-config.yaml --name $(KIND_CLUSTER)
+
+kind-load: docker-build
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+
+deploy:
+	kubectl apply -k manifests/
+
+kind-down:
+	kind delete cluster --name $(KIND_CLUSTER)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

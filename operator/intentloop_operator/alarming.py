@@ -67,11 +67,26 @@ def service_views(rt: Runtime) -> list[alarms.ServiceView]:
                 path_links=tuple(status.get("pathLinks", [])),
                 path_devices=tuple(status.get("path", [])),
                 backup_links=tuple(status.get("backupPathLinks", [])),
-                sla_violated=verdict is not None and not verdict.met,
-                sla_detail=verdict.reason if verdict is not None else "",
+                # A broken path is `serviceImpacted`, correlated to its cause; an SLA alarm
+                # is for a path that works but is too slow.
+                sla_violated=_too_slow(verdict),
+                sla_detail=_sla_text(verdict),
             )
         )
     return views
+
+
+def _too_slow(verdict: Any) -> bool:
+    if verdict is None or verdict.met or verdict.bound_ms is None:
+        return False
+    return verdict.measured_ms is not None and verdict.measured_ms > verdict.bound_ms
+
+
+def _sla_text(verdict: Any) -> str:
+    """Whole milliseconds only: a jittery measurement must not rewrite the alarm each pass."""
+    if not _too_slow(verdict):
+        return ""
+    return f"path latency about {round(verdict.measured_ms)} ms exceeds the bound {verdict.bound_ms:g} ms"
 
 
 async def sync(rt: Runtime) -> None:

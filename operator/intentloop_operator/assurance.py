@@ -39,8 +39,10 @@ class Assurance:
     def __init__(self, rt: Runtime, pool: SessionPool) -> None:
         self.rt, self.pool = rt, pool
         self.damper = damping.Damper()
-        # topology generation at the last failed attempt: retry only when the network changed
-        self.tried_at: dict[str, int] = {}
+        # what the network looked like at the last failed attempt: retry only when it changed
+        # in a way that could help (no oscillation while nothing changes)
+        self.tried_at: dict[str, tuple[Any, ...]] = {}
+        self.tried_reason: dict[str, str] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -54,8 +56,10 @@ class Assurance:
 
     async def pass_once(self) -> None:
         due = self._evaluate()
-        await asyncio.gather(*(self.remediate(owner, why) for owner, why in sorted(due.items())))
+        # Alarms first: they describe the network as it is now (a service hit by a fault
+        # is raised before it is re-pathed, and cleared by the next pass once restored).
         await alarming.sync(self.rt)
+        await asyncio.gather(*(self.remediate(owner, why) for owner, why in sorted(due.items())))
 
     def _evaluate(self) -> dict[str, str]:
         """Which services need a new path now, and why (also refreshes SLA status)."""
@@ -75,8 +79,8 @@ class Assurance:
 
     async def remediate(self, owner: str, why: str) -> None:
         now = time.monotonic()
-        generation = self.rt.topology.generation
-        if self.tried_at.get(owner) == generation or not self.damper.allow(owner, now):
+        signature = self._signature(self.tried_reason.get(owner, ""))
+        if self.tried_at.get(owner) == signature or not self.damper.allow(owner, now):
             return  # nothing changed since the last attempt, or damped: wait
         obj = self.rt.services.get(owner)
         if obj is None:
@@ -86,11 +90,25 @@ class Assurance:
         async with self.rt.service_lock(owner):
             self.damper.record(owner, now)
             self.rt.repath.discard(owner)
-            await self._repath(obj, namespace, name, why, generation)
+            await self._repath(obj, namespace, name, why)
 
-    async def _repath(
-        self, obj: dict[str, Any], namespace: str, name: str, why: str, generation: int
-    ) -> None:
+    def _signature(self, reason: str) -> tuple[Any, ...]:
+        """The parts of the network a failed re-path depended on. A latency bound depends on
+        link states and latencies (0.5 ms steps); anything else also on free capacity."""
+        topo = self.rt.topology
+        links = tuple(
+            (
+                link.name,
+                link.oper_up,
+                round(link.latency_ms * 2) / 2,
+                None if reason == "LatencyBoundExceeded" else round(link.free_mbps),
+            )
+            for link in sorted(topo.links(), key=lambda link: link.name)
+        )
+        devices = tuple(sorted((d.name, d.reachable) for d in topo.devices()))
+        return links + devices
+
+    async def _repath(self, obj: dict[str, Any], namespace: str, name: str, why: str) -> None:
         owner = f"{namespace}/{name}"
         old_path = list(obj.get("status", {}).get("path", []))
         spec = NetworkServiceSpec.model_validate(obj["spec"])
@@ -101,13 +119,15 @@ class Assurance:
                 self.rt, self.pool, namespace, name, uid, spec
             )
         except services.Outcome as e:
-            self.tried_at[owner] = generation
+            self.tried_reason[owner] = e.reason
+            self.tried_at[owner] = self._signature(e.reason)
             metrics.REMEDIATIONS.labels("failed").inc()
             status = _degraded(obj, e.reason, f"{why}; no better path: {e}")
             entry.update(toPath=old_path, outcome=f"failed: {e.reason}")
             await self._write(obj, status, entry, "RepathFailed", f"{why}; {e}")
             return
         self.tried_at.pop(owner, None)
+        self.tried_reason.pop(owner, None)
         metrics.REMEDIATIONS.labels("repathed").inc()
         status = services.ready_status(obj, r, vlan, applied, namespace)
         entry.update(toPath=list(r.primary.devices), outcome="repathed")

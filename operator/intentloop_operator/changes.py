@@ -112,12 +112,33 @@ async def apply(
     txid = f"{intent.name[:40]}-{uuid.uuid4().hex[:8]}"
     async with locked(rt, devices):
         trees = plan_trees(rt, intent.owner, contributions)
-        result = await _run(rt, pool, trees, txid, dry_run)
+        deferred = _deferred(rt, trees, contributions)
+        live = {d: t for d, t in trees.items() if d not in deferred}
+        result = await _run(rt, pool, live, txid, dry_run)
         if result.outcome in (tx.Outcome.COMMITTED, tx.Outcome.NO_CHANGE) and not dry_run:
             await _record_desired(rt, trees)
+            if deferred:
+                log.info("transaction.deferred", transaction=txid, devices=sorted(deferred))
     metrics.TRANSACTIONS_TOTAL.labels(str(result.outcome)).inc()
     name = await _record_transaction(intent, txid, result, dry_run)
     return Applied(result, name)
+
+
+def _deferred(
+    rt: Runtime,
+    trees: Mapping[str, DeviceConfigTree],
+    contributions: Mapping[str, DeviceConfigTree],
+) -> set[str]:
+    """Unreachable devices that only lose this intent's config: leave them out of the
+    transaction (it could never commit) and record their new desired tree; the drift check
+    removes the stale config when they come back. A device that must *gain* config is never
+    deferred (routes avoid unreachable devices anyway)."""
+    deferred = set()
+    for device in trees:
+        state = rt.topology.device(device)
+        if state is not None and not state.reachable and device not in contributions:
+            deferred.add(device)
+    return deferred
 
 
 async def plan(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from intentloop_operator import crdfiles, plancli
+from intentloop_operator import crdfiles, plancli, topology_render
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -61,9 +61,10 @@ def _operator(args: argparse.Namespace) -> int:
 
     return running.run(
         kubeconfig=args.kubeconfig,
-        namespace=args.namespace,
+        metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
         peering=args.peering,
+        priority=args.priority,
     )
 
 
@@ -85,12 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     op = sub.add_parser("operator", help="run the operator against the configured cluster")
     op.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
-    op.add_argument("--namespace", default="intentloop-system")
     op.add_argument("--metrics-port", type=int, default=8080)
+    op.add_argument(
+        "--metrics-host", default="127.0.0.1", help="0.0.0.0 in a pod, so probes can reach it"
+    )
+    op.add_argument(
+        "--priority", type=int, default=None, help="HA: peers with lower priority stand by"
+    )
     op.add_argument("--peering", default=None, help="kopf peering name (HA); default: none")
     op.set_defaults(func=_operator)
 
     plancli.register(sub)
+    topology_render.register(sub)
     _register_optional(sub)
     return parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import secrets
 from typing import Any
 
 import kopf
@@ -57,16 +58,17 @@ async def cleanup(**_: Any) -> None:
 def run(
     *,
     kubeconfig: str | None,
-    namespace: str,
+    metrics_host: str,
     metrics_port: int,
     peering: str | None,
+    priority: int | None,
 ) -> int:
     logs.configure()
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     for module in HANDLER_MODULES:
         importlib.import_module(module)
-    server = metrics.serve(metrics_port)
+    server = metrics.serve(metrics_port, metrics_host)
     log = logs.get("intentloop.operator")
     log.info("operator.starting", metrics=f"http://127.0.0.1:{server.server_port}/metrics")
     try:
@@ -75,9 +77,10 @@ def run(
                 clusterwide=True,
                 standalone=peering is None,
                 peering_name=peering,
+                # Equal priorities make every peer pause; a random one elects one active.
+                priority=priority if priority is not None else secrets.randbelow(1_000_000),
             )
         )
     finally:
         server.shutdown()
-    del namespace
     return 0

@@ -116,6 +116,15 @@ class Runtime:
                 self.repath.add(owner)
         self.wake.set()
 
+    def device_changed(self, device: str) -> None:
+        """A device came or went: services whose path crosses it are looked at again."""
+        links = set(self.topology.incident(device))
+        for owner, obj in self.services.items():
+            path = obj.get("status", {}).get("path", [])
+            if device in path or links & self.service_links.get(owner, frozenset()):
+                self.repath.add(owner)
+        self.wake.set()
+
     def link_status(self, link: str) -> dict[str, Any] | None:
         state = self.topology.link(link)
         if state is None:
@@ -143,8 +152,11 @@ class Runtime:
         except ValidationError:
             log.warning("device.spec.invalid", kind="Device", name=name)
             return
-        reachable = status.get("reachable")
-        self.topology.upsert_device(name, reachable=reachable is not False)
+        reachable = status.get("reachable") is not False
+        before = self.topology.device(name)
+        self.topology.upsert_device(name, reachable=reachable)
+        if before is not None and before.reachable != reachable:
+            self.device_changed(name)
 
     def remove_device(self, name: str) -> None:
         self.devices.pop(name, None)

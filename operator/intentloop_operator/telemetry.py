@@ -89,6 +89,12 @@ async def device_telemetry(
             await _stream(rt, name, device)
         except (DeviceError, ValueError, kube.SecretUnavailable, OSError) as e:
             log.info("telemetry.stream.broken", device=name, error=str(e)[:200])
+            # A device whose stream breaks is treated as unreachable at once (routing and
+            # alarms need not wait for the next probe); the probe confirms or restores it.
+            state = rt.topology.device(name)
+            if state is not None and state.reachable:
+                rt.topology.upsert_device(name, reachable=False)
+                rt.device_changed(name)
         if time.monotonic() - started > 30:
             attempt = 0  # a long healthy stream resets the backoff
         delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]

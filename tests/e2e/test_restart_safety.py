@@ -15,7 +15,7 @@ from intentloop_intents.device import DeviceConfigTree
 from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
-TRIALS = 10
+TRIALS = int(__import__("os").environ.get("INTENTLOOP_CRASH_TRIALS", "10"))
 SERVICES = 20
 PORTS = ("eth1", "eth2")
 
