@@ -38,6 +38,7 @@ def config_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAda
             username=creds.netconf_username,
             private_key=creds.netconf_private_key,
             known_host_key=spec.netconf.host_key,
+            rpc_timeout_s=10.0,
         )
     return telemetry_adapter(name, spec, creds)
 

@@ -86,7 +86,8 @@ def _sla_text(verdict: Any) -> str:
     """Whole milliseconds only: a jittery measurement must not rewrite the alarm each pass."""
     if not _too_slow(verdict):
         return ""
-    return f"path latency about {round(verdict.measured_ms)} ms exceeds the bound {verdict.bound_ms:g} ms"
+    measured, bound = round(verdict.measured_ms), verdict.bound_ms
+    return f"path latency about {measured} ms exceeds the bound {bound:g} ms"
 
 
 async def sync(rt: Runtime) -> None:

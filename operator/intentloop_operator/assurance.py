@@ -26,8 +26,8 @@ import kopf
 from intentloop_intents import damping, sla
 from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_operator import alarming, kube, logs, metrics, services
+from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime
-from intentloop_operator.sessions import SessionPool
 
 TICK_S = 1.0
 MAX_HISTORY = 10
@@ -36,8 +36,8 @@ log = logs.get("intentloop.assurance")
 
 
 class Assurance:
-    def __init__(self, rt: Runtime, pool: SessionPool) -> None:
-        self.rt, self.pool = rt, pool
+    def __init__(self, rt: Runtime, batcher: Batcher) -> None:
+        self.rt, self.batcher = rt, batcher
         self.damper = damping.Damper()
         # what the network looked like at the last failed attempt: retry only when it changed
         # in a way that could help (no oscillation while nothing changes)
@@ -116,7 +116,7 @@ class Assurance:
         entry = {"time": datetime.now(UTC).isoformat(), "reason": why[:1024], "fromPath": old_path}
         try:
             r, vlan, applied = await services.realise(
-                self.rt, self.pool, namespace, name, uid, spec
+                self.rt, self.batcher, namespace, name, uid, spec
             )
         except services.Outcome as e:
             self.tried_reason[owner] = e.reason

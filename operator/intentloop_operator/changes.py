@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
 CONFIRM_TIMEOUT_S = 30
+INFRA_NAMESPACE = "intentloop-system"
 KEEP_TRANSACTIONS = 10
 EMPTY = DeviceConfigTree()
 
@@ -67,28 +68,38 @@ class Applied:
 
 
 def owned_devices(rt: Runtime, owner: str) -> set[str]:
-    return {
-        device
-        for device, tree in rt.desired.items()
-        if any(
-            owner in item.owners
-            for items in (tree.interfaces, tree.vlans, tree.policers, tree.vrfs, tree.subinterfaces)
-            for item in items
-        )
-    }
+    return _owned_in(rt.desired, owner)
 
 
 def plan_trees(
-    rt: Runtime, owner: str, contributions: Mapping[str, DeviceConfigTree]
+    rt: Runtime,
+    owner: str,
+    contributions: Mapping[str, DeviceConfigTree],
+    *,
+    base: Mapping[str, DeviceConfigTree] | None = None,
 ) -> dict[str, DeviceConfigTree]:
-    """Each involved device's merged tree with `owner`'s part replaced by `contributions`."""
-    devices = sorted(set(contributions) | owned_devices(rt, owner))
+    """Each involved device's merged tree with `owner`'s part replaced by `contributions`
+    (starting from `base` where given: the trees of earlier intents of the same batch)."""
+    earlier = base or {}
+    devices = sorted(set(contributions) | owned_devices(rt, owner) | _owned_in(earlier, owner))
     trees = {}
     for device in devices:
-        base = composition.remove_owner(rt.desired.get(device, EMPTY), owner)
+        current = earlier.get(device, rt.desired.get(device, EMPTY))
+        base_tree = composition.remove_owner(current, owner)
         part = contributions.get(device)
-        trees[device] = base if part is None else composition.merge([base, part], device=device)
+        trees[device] = (
+            base_tree if part is None else composition.merge([base_tree, part], device=device)
+        )
     return trees
+
+
+def _owned_in(trees: Mapping[str, DeviceConfigTree], owner: str) -> set[str]:
+    return {d for d, t in trees.items() if owner in _owners(t)}
+
+
+def _owners(tree: DeviceConfigTree) -> set[str]:
+    items = (*tree.interfaces, *tree.vlans, *tree.policers, *tree.vrfs, *tree.subinterfaces)
+    return {o for item in items for o in item.owners}
 
 
 @contextlib.asynccontextmanager
@@ -108,11 +119,29 @@ async def apply(
     dry_run: bool = False,
 ) -> Applied:
     """Replace `intent`'s contribution on the devices, as one transaction."""
-    devices = sorted(set(contributions) | owned_devices(rt, intent.owner))
-    txid = f"{intent.name[:40]}-{uuid.uuid4().hex[:8]}"
-    async with locked(rt, devices):
-        trees = plan_trees(rt, intent.owner, contributions)
-        deferred = _deferred(rt, trees, contributions)
+    return await apply_many(rt, pool, [(intent, contributions)], dry_run=dry_run)
+
+
+async def apply_many(
+    rt: Runtime,
+    pool: SessionPool,
+    items: Sequence[tuple[IntentRef, Mapping[str, DeviceConfigTree]]],
+    *,
+    dry_run: bool = False,
+) -> Applied:
+    """Replace several intents' contributions as ONE transaction: every device receives all
+    of its changes in one commit. Raises ConfigConflict if the contributions collide."""
+    devices: set[str] = set()
+    for intent, contributions in items:
+        devices |= set(contributions) | owned_devices(rt, intent.owner)
+    first = items[0][0]
+    txid = f"{first.name[:40]}-{uuid.uuid4().hex[:8]}"
+    async with locked(rt, sorted(devices)):
+        trees: dict[str, DeviceConfigTree] = {}
+        for intent, contributions in items:
+            trees.update(plan_trees(rt, intent.owner, contributions, base=trees))
+        added = {d for _, c in items for d in c}
+        deferred = {d for d in _deferred(rt, trees, {}) if d not in added}
         live = {d: t for d, t in trees.items() if d not in deferred}
         result = await _run(rt, pool, live, txid, dry_run)
         if result.outcome in (tx.Outcome.COMMITTED, tx.Outcome.NO_CHANGE) and not dry_run:
@@ -120,7 +149,7 @@ async def apply(
             if deferred:
                 log.info("transaction.deferred", transaction=txid, devices=sorted(deferred))
     metrics.TRANSACTIONS_TOTAL.labels(str(result.outcome)).inc()
-    name = await _record_transaction(intent, txid, result, dry_run)
+    name = await _record_transaction([i for i, _ in items], txid, result, dry_run)
     return Applied(result, name)
 
 
@@ -155,6 +184,19 @@ async def plan(
 async def _run(
     rt: Runtime, pool: SessionPool, trees: dict[str, DeviceConfigTree], txid: str, dry_run: bool
 ) -> tx.TransactionResult:
+    result = await _run_once(rt, pool, trees, txid, dry_run)
+    failure = result.failure
+    if failure is not None and failure.transient and failure.phase == tx.Phase.STAGE:
+        # Nothing was committed anywhere: a pooled session may simply have gone stale.
+        # Retry once on fresh sessions before reporting the device.
+        log.info("transaction.retry", transaction=txid, device=failure.device)
+        result = await _run_once(rt, pool, trees, f"{txid}-r", dry_run)
+    return result
+
+
+async def _run_once(
+    rt: Runtime, pool: SessionPool, trees: dict[str, DeviceConfigTree], txid: str, dry_run: bool
+) -> tx.TransactionResult:
     plan: dict[str, tuple[DeviceAdapter, DeviceConfigTree]] = {}
     try:
         adapters = await asyncio.gather(
@@ -162,12 +204,14 @@ async def _run(
         )
         for device, adapter in zip(trees, adapters, strict=True):
             if isinstance(adapter, BaseException):
+                await pool.drop(device)
                 return _unreachable(txid, device, adapter, trees)
             plan[device] = (adapter, trees[device])
         result = await tx.apply_transaction(
             plan, transaction_id=txid, confirm_timeout_s=CONFIRM_TIMEOUT_S, dry_run=dry_run
         )
     except DeviceError as e:
+        await pool.drop(e.device)
         return _unreachable(txid, e.device, e, trees)
     if result.failure is not None:  # a broken session must not be reused
         await pool.drop(result.failure.device)
@@ -208,32 +252,47 @@ async def _record_desired(rt: Runtime, trees: Mapping[str, DeviceConfigTree]) ->
 
 
 async def _record_transaction(
-    intent: IntentRef, txid: str, result: tx.TransactionResult, dry_run: bool
+    intents: Sequence[IntentRef], txid: str, result: tx.TransactionResult, dry_run: bool
 ) -> str:
+    """The audit record: in the intent's namespace, or — for a batch spanning tenants — in
+    the operator's namespace, so no tenant reads another tenant's configuration diffs."""
+    namespaces = {i.namespace for i in intents}
+    namespace = next(iter(namespaces)) if len(namespaces) == 1 else INFRA_NAMESPACE
+    first = intents[0]
     now = datetime.now(UTC).isoformat()
     body: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "Transaction",
-        "metadata": {"name": txid, "labels": {"intentloop.io/intent": intent.name[:63]}},
+        "metadata": {"name": txid, "labels": {"intentloop.io/intent": first.name[:63]}},
         "spec": {
-            "intentRef": {"kind": intent.kind, "name": intent.name, "namespace": intent.namespace},
             "dryRun": dry_run,
             "devices": sorted(result.devices),
         },
     }
+    if len(intents) == 1:
+        body["spec"]["intentRef"] = {
+            "kind": first.kind,
+            "name": first.name,
+            "namespace": first.namespace,
+        }
+    else:
+        body["metadata"]["annotations"] = {
+            "intentloop.io/intents": ",".join(sorted(i.owner for i in intents))[:60000]
+        }
     try:
-        await kube.create_object("transactions", body, intent.namespace)
+        await kube.create_object("transactions", body, namespace)
         await kube.patch_object(
             "transactions",
             txid,
             {"status": transaction_status(result, now)},
-            intent.namespace,
+            namespace,
             status=True,
         )
-        await _prune(intent)
+        if len(intents) == 1:
+            await _prune(first)
     except Exception:
         log.exception("transaction.record.failed", transaction=txid)
-    return txid
+    return f"{namespace}/{txid}"
 
 
 def transaction_status(result: tx.TransactionResult, finished: str) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_operator import allocations, changes, logs, metrics, routing
+from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime, service_owner
-from intentloop_operator.sessions import SessionPool
 
 RETRY_DELAY_S = 3.0
 
@@ -70,7 +70,7 @@ def compile_service(
 
 
 async def realise(
-    rt: Runtime, pool: SessionPool, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
+    rt: Runtime, batcher: Batcher, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
 ) -> tuple[routing.Routing, int, changes.Applied]:
     owner = service_owner(namespace, name)
     try:
@@ -89,7 +89,7 @@ async def realise(
     routing.reserve(rt, namespace, name, spec, r)
     intent = changes.IntentRef("NetworkService", namespace, name)
     try:
-        applied = await changes.apply(rt, pool, intent, contributions)
+        applied = await batcher.submit(intent, contributions)
     except composition.ConfigConflict as e:
         raise Outcome("Failed", "ConfigConflict", str(e)[:1000], retry=False) from None
     if not applied.ok:
@@ -115,6 +115,11 @@ def conditions_for(
     return conds
 
 
+def _transaction_ref(applied: changes.Applied) -> dict[str, str]:
+    namespace, name = applied.transaction_name.split("/", 1)
+    return {"kind": "Transaction", "name": name, "namespace": namespace}
+
+
 def ready_status(
     body: Mapping[str, Any], r: routing.Routing, vlan: int, applied: changes.Applied, ns: str
 ) -> dict[str, Any]:
@@ -130,11 +135,7 @@ def ready_status(
         "allocated": {"vlan": vlan},
         "measuredLatencyMs": round(latency, 3),
         "slaMet": bound is None or latency <= bound,
-        "transactionRef": {
-            "kind": "Transaction",
-            "name": applied.transaction_name,
-            "namespace": ns,
-        },
+        "transactionRef": _transaction_ref(applied),
         "observedGeneration": body["metadata"].get("generation"),
         "conditions": conditions_for(body, True, "Provisioned", applied.result.message, False),
     }
@@ -163,7 +164,7 @@ async def reconcile(
     rt: Runtime = memo.runtime
     try:
         spec = NetworkServiceSpec.model_validate(dict(body.spec))
-        r, vlan, applied = await realise(rt, memo.sessions, namespace, name, uid, spec)
+        r, vlan, applied = await realise(rt, memo.batcher, namespace, name, uid, spec)
     except ValidationError as e:
         failure: Outcome | None = Outcome("Failed", "InvalidSpec", str(e)[:1000], retry=False)
     except Outcome as e:

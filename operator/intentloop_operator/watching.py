@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from intentloop_intents.resources import GROUP, VERSION
-from intentloop_operator import alarming, assurance, kube, logs, telemetry
+from intentloop_operator import alarming, assurance, batching, kube, logs, telemetry
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
@@ -35,8 +35,10 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
     memo.sessions = SessionPool()
     await alarming.load(rt)
     memo.stop = asyncio.Event()
-    loop = assurance.Assurance(rt, memo.sessions)
+    memo.batcher = batching.Batcher(rt, memo.sessions)
+    loop = assurance.Assurance(rt, memo.batcher)
     memo.background = [
+        asyncio.create_task(memo.batcher.run(memo.stop), name="batcher"),
         asyncio.create_task(loop.run(memo.stop), name="assurance"),
         asyncio.create_task(telemetry.link_status_writer(rt, memo.stop), name="link-status"),
     ]

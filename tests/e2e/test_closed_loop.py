@@ -66,7 +66,7 @@ class AlarmRecorder:
     def _run(self, cluster: Cluster) -> None:
         try:
             self._follow(cluster)
-        except Exception:  # noqa: BLE001 - stopping the watch ends its stream abruptly
+        except Exception:
             return
 
     def _follow(self, cluster: Cluster) -> None:

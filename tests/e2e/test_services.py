@@ -160,7 +160,8 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
         what="update applied",
     )
     assert obj["status"]["phase"] == "Ready" and obj["status"]["allocated"]["vlan"] == vlan
-    record = _get(cluster, "transactions", namespace, obj["status"]["transactionRef"]["name"])
+    ref = obj["status"]["transactionRef"]
+    record = _get(cluster, "transactions", ref["namespace"], ref["name"])
     diffs = [d["diff"] for d in record["status"]["devices"] if d["diff"]]
     assert diffs, record["status"]
     for diff in diffs:  # only the policer's rate moved: no sub-interface, VLAN or port re-sent

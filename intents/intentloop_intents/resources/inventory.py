@@ -257,6 +257,8 @@ class ResourcePoolStatus(StatusModel):
 
 
 __all__ = [
+    "AllocationSpec",
+    "AllocationStatus",
     "DeviceSpec",
     "DeviceStatus",
     "DriftPolicy",
@@ -264,8 +266,6 @@ __all__ = [
     "LinkSpec",
     "LinkStatus",
     "NetconfEndpoint",
-    "AllocationSpec",
-    "AllocationStatus",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
 ]

@@ -10,7 +10,6 @@ from pydantic import Field
 
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources.inventory import DriftPolicy
-from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_intents.resources.meta import (
     CamelModel,
     Conditions,
@@ -23,6 +22,7 @@ from intentloop_intents.resources.meta import (
     list_map,
     validations,
 )
+from intentloop_intents.resources.services import NetworkServiceSpec
 
 NativeDiff = Annotated[str, Field(max_length=65536)]
 

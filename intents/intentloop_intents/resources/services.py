@@ -58,7 +58,7 @@ class NetworkSliceSpec(CamelModel):
     max_latency_ms: float | None = Field(default=None, gt=0, le=10_000)
     """Upper bound on one-way latency between endpoints, ms."""
     isolation: Isolation = Isolation.SHARED
-    """shared: links may carry other slices; dedicated: reserved capacity only for this slice's services."""
+    """shared: links may carry other slices; dedicated: capacity only for this slice's services."""
 
 
 class SlicePhase(StrEnum):
