@@ -1,19 +1,22 @@
 """Taking identifiers from ResourcePools through the API server, never twice.
 
 Each allocated value is an `Allocation` object named `<pool>-<value>`; creating it is the
-lock (409 Conflict = someone else holds it, try the next candidate). An owner re-running
-its reconcile finds its own object and keeps its value (idempotent).
+lock across operator replicas (409 Conflict = someone else holds it: refresh, try the
+next candidate). Within one process a lock per kind and a cache of taken values mean
+concurrent reconciles never race each other, and no reconcile lists every allocation.
+An owner re-running its reconcile finds its own value and keeps it (idempotent).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from intentloop_intents import allocation as alloc
 from intentloop_intents.resources import API_VERSION
 from intentloop_operator import kube
 
-MAX_RACES = 64
+MAX_RACES = 16
 
 
 class NoPool(Exception):
@@ -26,52 +29,70 @@ def _pool(obj: dict[str, Any]) -> alloc.Pool:
         name=obj["metadata"]["name"],
         ranges=tuple((r["start"], r["end"]) for r in spec["ranges"]),
         excluded=frozenset(spec.get("exclude", [])),
+        strategy=alloc.Strategy.SPREAD,
     )
 
 
-def _existing(objs: list[dict[str, Any]]) -> list[alloc.Allocation]:
-    return [
-        alloc.Allocation(pool=o["spec"]["pool"], value=o["spec"]["value"], owner=o["spec"]["owner"])
-        for o in objs
-    ]
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.held: dict[str, alloc.Allocation] | None = None  # object name -> allocation
+
+    async def refresh(self) -> dict[str, alloc.Allocation]:
+        self.held = {
+            o["metadata"]["name"]: alloc.Allocation(
+                pool=o["spec"]["pool"], value=o["spec"]["value"], owner=o["spec"]["owner"]
+            )
+            for o in await kube.list_objects("allocations")
+        }
+        return self.held
+
+    async def current(self) -> dict[str, alloc.Allocation]:
+        return self.held if self.held is not None else await self.refresh()
+
+
+_CACHE = _Cache()
+POOLS_TTL_S = 2.0
+_pools: tuple[float, list[dict[str, Any]]] = (0.0, [])
+
+
+async def _pool_objects() -> list[dict[str, Any]]:
+    """ResourcePools, re-read at most every POOLS_TTL_S (they change rarely)."""
+    global _pools
+    now = asyncio.get_running_loop().time()
+    if now - _pools[0] > POOLS_TTL_S:
+        _pools = (now, await kube.list_objects("resourcepools"))
+    return _pools[1]
 
 
 async def take(kind: str, owner: str, owner_uid: str, *, requested: int | None = None) -> int:
     """The value of `kind` ('vlan', 'vrf', ...) that `owner` holds, allocating it if needed."""
-    pools = [p for p in await kube.list_objects("resourcepools") if p["spec"]["kind"] == kind]
-    if not pools:
-        raise NoPool(f"no ResourcePool of kind {kind} exists")
-    existing_objs = await kube.list_objects("allocations")
-    existing = _existing(existing_objs)
-    for obj in existing_objs:  # already held in any pool of this kind: keep it
-        spec = obj["spec"]
-        mine = spec["owner"] == owner and any(p["metadata"]["name"] == spec["pool"] for p in pools)
-        if mine and (requested is None or requested == spec["value"]):
-            return int(spec["value"])
-    last_error: alloc.AllocationError | None = None
-    for pool_obj in sorted(pools, key=lambda p: p["metadata"]["name"]):
-        pool = _pool(pool_obj)
-        if requested is not None and requested not in pool:
-            continue
-        try:
-            return await _race(pool, owner, owner_uid, existing, requested)
-        except alloc.AllocationError as e:
-            last_error = e
-    if last_error is not None:
-        raise last_error
-    raise alloc.ValueUnavailable(f"{kind} {requested} is in no ResourcePool of kind {kind}")
+    async with _CACHE.lock:
+        pools = [p for p in await _pool_objects() if p["spec"]["kind"] == kind]
+        if not pools:
+            raise NoPool(f"no ResourcePool of kind {kind} exists")
+        names = {p["metadata"]["name"] for p in pools}
+        for a in (await _CACHE.current()).values():
+            if a.owner == owner and a.pool in names and requested in (None, a.value):
+                return a.value
+        last_error: alloc.AllocationError | None = None
+        for pool_obj in sorted(pools, key=lambda p: p["metadata"]["name"]):
+            pool = _pool(pool_obj)
+            if requested is not None and requested not in pool:
+                continue
+            try:
+                return await _race(pool, owner, owner_uid, requested)
+            except alloc.AllocationError as e:
+                last_error = e
+        if last_error is not None:
+            raise last_error
+        raise alloc.ValueUnavailable(f"{kind} {requested} is in no ResourcePool of kind {kind}")
 
 
-async def _race(
-    pool: alloc.Pool,
-    owner: str,
-    owner_uid: str,
-    existing: list[alloc.Allocation],
-    requested: int | None,
-) -> int:
-    lost: set[int] = set()
+async def _race(pool: alloc.Pool, owner: str, owner_uid: str, requested: int | None) -> int:
     for _ in range(MAX_RACES):
-        choice = alloc.choose(pool, owner, existing, requested=requested, also_taken=lost)
+        existing = list((await _CACHE.current()).values())
+        choice = alloc.choose(pool, owner, existing, requested=requested)
         if choice.held:
             return choice.value
         body = {
@@ -87,21 +108,27 @@ async def _race(
         }
         try:
             await kube.create_object("allocations", body)
-            return choice.value
-        except kube.AlreadyExists:
+        except kube.AlreadyExists:  # another replica took it: look again
+            await _CACHE.refresh()
             if requested is not None:
                 raise alloc.ValueUnavailable(
                     f"{pool.name}: value {requested} is already held by another intent"
                 ) from None
-            lost.add(choice.value)
+            continue
+        (await _CACHE.current())[choice.name] = alloc.Allocation(
+            pool=pool.name, value=choice.value, owner=owner
+        )
+        return choice.value
     raise alloc.PoolExhausted(f"{pool.name}: lost {MAX_RACES} races in a row; retrying later")
 
 
 async def release(owner: str) -> list[str]:
     """Delete every allocation `owner` holds; returns their names."""
     released = []
-    for obj in await kube.list_objects("allocations"):
-        if obj["spec"]["owner"] == owner:
-            await kube.delete_object("allocations", obj["metadata"]["name"])
-            released.append(obj["metadata"]["name"])
+    async with _CACHE.lock:
+        for name, a in list((await _CACHE.refresh()).items()):
+            if a.owner == owner:
+                await kube.delete_object("allocations", name)
+                (await _CACHE.current()).pop(name, None)
+                released.append(name)
     return released

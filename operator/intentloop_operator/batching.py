@@ -19,7 +19,7 @@ from intentloop_operator import changes, logs
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
-WINDOW_S = 0.02
+WINDOW_S = 0.002  # requests arriving while a batch runs wait for the next one anyway
 MAX_BATCH = 200
 
 log = logs.get("intentloop.batching")

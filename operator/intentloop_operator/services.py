@@ -79,6 +79,8 @@ async def realise(
         raise Outcome("Failed", e.reason, str(e), retry=False) from None
     try:
         vlan = await allocations.take("vlan", owner, uid, requested=spec.vlan)
+    except alloc.PoolExhausted as e:  # may free up (deletions, lost races): keep trying
+        raise Outcome("Pending", "AllocationFailed", str(e), retry=True) from None
     except (alloc.AllocationError, allocations.NoPool) as e:
         raise Outcome("Failed", "AllocationFailed", str(e), retry=False) from None
     try:

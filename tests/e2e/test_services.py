@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes
 import pytest
 import yaml
 
@@ -161,7 +162,15 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
     )
     assert obj["status"]["phase"] == "Ready" and obj["status"]["allocated"]["vlan"] == vlan
     ref = obj["status"]["transactionRef"]
-    record = _get(cluster, "transactions", ref["namespace"], ref["name"])
+
+    def recorded() -> Any:
+        try:
+            found = _get(cluster, "transactions", ref["namespace"], ref["name"])
+        except kubernetes.client.ApiException:
+            return None
+        return found if found.get("status", {}).get("devices") else None
+
+    record = wait_for(recorded, timeout=10, what="the transaction's audit record")
     diffs = [d["diff"] for d in record["status"]["devices"] if d["diff"]]
     assert diffs, record["status"]
     for diff in diffs:  # only the policer's rate moved: no sub-interface, VLAN or port re-sent
