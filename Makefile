@@ -82,6 +82,8 @@ bench: setup
 	$(BIN)/python -m benchmarks.gnmi_latency
 	$(BIN)/python -m benchmarks.intents
 	$(BIN)/python -m benchmarks.closedloop
+	$(BIN)/python -m benchmarks.telemetry_state
+	$(BIN)/python -m benchmarks.ha
 
 # For users with Docker (no container engine is needed for anything above).
 docker-build:

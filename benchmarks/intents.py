@@ -82,9 +82,17 @@ def one_service(s: harness.Stack, runs: int) -> dict[str, Any]:
         obj = s.api.get_namespaced_custom_object(GROUP, VERSION, ns, "networkservices", name)
         rtt = (time.perf_counter() - t1) * 1000
         ref = obj["status"]["transactionRef"]
-        tx = s.api.get_namespaced_custom_object(
-            GROUP, VERSION, ref["namespace"], "transactions", ref["name"]
-        )["status"]["durationMs"]
+
+        def recorded(r: dict[str, str] = ref) -> Any:
+            try:
+                t = s.api.get_namespaced_custom_object(
+                    GROUP, VERSION, r["namespace"], "transactions", r["name"]
+                )
+            except kubernetes.client.ApiException:
+                return None
+            return t.get("status", {}).get("durationMs")
+
+        tx = harness.wait(recorded, 10, "transaction record")
         latencies.append(latency)
         tx_ms.append(tx)
         rtt_ms.append(rtt)

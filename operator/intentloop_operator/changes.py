@@ -255,7 +255,7 @@ async def _record_desired(rt: Runtime, trees: Mapping[str, DeviceConfigTree]) ->
 async def _write_device_config(rt: Runtime, device: str, tree: DeviceConfigTree) -> None:
     config = tree.canonical().model_dump(mode="json", by_alias=True, exclude_none=True)
     if device in rt.desired:  # the object exists: one PATCH
-        await kube.patch_object("deviceconfigs", device, {"spec": {"config": config}})
+        written = await kube.patch_object("deviceconfigs", device, {"spec": {"config": config}})
     else:
         body = {
             "apiVersion": API_VERSION,
@@ -264,10 +264,11 @@ async def _write_device_config(rt: Runtime, device: str, tree: DeviceConfigTree)
             "spec": {"device": device, "config": config},
         }
         try:
-            await kube.create_object("deviceconfigs", body)
+            written = await kube.create_object("deviceconfigs", body)
         except kube.AlreadyExists:
-            await kube.patch_object("deviceconfigs", device, {"spec": {"config": config}})
+            written = await kube.patch_object("deviceconfigs", device, {"spec": {"config": config}})
     rt.desired[device] = tree
+    rt.desired_generation[device] = int(written["metadata"].get("generation", 0))
 
 
 async def _record_transaction(

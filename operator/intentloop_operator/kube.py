@@ -162,3 +162,13 @@ async def list_namespaced(plural: str, namespace: str, selector: str) -> list[di
         return items
 
     return await asyncio.to_thread(call)
+
+
+def ensure_peering(name: str) -> None:
+    """Create kopf's ClusterKopfPeering object for HA, if it is not there yet."""
+    body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}}
+    try:
+        custom().create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", body)
+    except kubernetes.client.ApiException as e:
+        if e.status != 409:
+            raise

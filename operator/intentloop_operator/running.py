@@ -13,7 +13,9 @@ from typing import Any
 
 import kopf
 
-from intentloop_operator import logs, metrics
+from intentloop_operator import kube, logs, metrics
+
+PEERING_LIFETIME_S = int(os.environ.get("INTENTLOOP_PEERING_LIFETIME", "10"))
 
 HANDLER_MODULES = (
     "intentloop_operator.watching",
@@ -39,6 +41,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.networking.connect_timeout = 10
     settings.queueing.error_delays = (1, 2, 5, 10, 20, 30)
+    # HA: a replica that stops refreshing its peering record is considered gone after this
+    # long, and a standby takes over (kopf's default is 60 s).
+    settings.peering.lifetime = PEERING_LIFETIME_S
     metrics.mark_healthy(True)
 
 
@@ -68,6 +73,8 @@ def run(
         os.environ["KUBECONFIG"] = kubeconfig
     for module in HANDLER_MODULES:
         importlib.import_module(module)
+    if peering is not None:
+        kube.ensure_peering(peering)
     server = metrics.serve(metrics_port, metrics_host)
     log = logs.get("intentloop.operator")
     log.info("operator.starting", metrics=f"http://127.0.0.1:{server.server_port}/metrics")

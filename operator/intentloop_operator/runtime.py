@@ -50,6 +50,7 @@ class Runtime:
     topology: topo.Topology = field(default_factory=topo.Topology)
     devices: dict[str, DeviceSpec] = field(default_factory=dict)
     desired: dict[str, DeviceConfigTree] = field(default_factory=dict)
+    desired_generation: dict[str, int] = field(default_factory=dict)  # of our last write
     slices: dict[str, dict[str, Any]] = field(default_factory=dict)
     # slice "namespace/name" -> {service owner: Mbps}: what each member spends of the budget.
     slice_members: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -194,9 +195,9 @@ class Runtime:
             self.upsert_link(link["metadata"]["name"], link.get("spec", {}), link.get("status", {}))
         for dc in device_configs:
             spec = dc.get("spec", {})
-            self.desired[spec.get("device", dc["metadata"]["name"])] = (
-                DeviceConfigTree.model_validate(spec.get("config", {}))
-            )
+            device = spec.get("device", dc["metadata"]["name"])
+            self.desired[device] = DeviceConfigTree.model_validate(spec.get("config", {}))
+            self.desired_generation[device] = int(dc["metadata"].get("generation") or 0)
         for sl in slices:
             self.restore_slice(sl)
         for svc in services:

@@ -11,6 +11,7 @@ from typing import Any
 
 import kopf
 
+from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_operator import alarming, assurance, batching, kube, logs, telemetry
 from intentloop_operator.runtime import Runtime
@@ -76,3 +77,21 @@ async def link_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_
         rt.remove_link(name)
     else:
         rt.upsert_link(name, dict(body.spec), dict(body.status))
+
+
+@kopf.on.event(GROUP, VERSION, "deviceconfigs", id="desired-configs")
+async def device_config_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep desired configs current even when another replica wrote them (HA takeover)."""
+    rt: Runtime = memo.runtime
+    device = body.spec.get("device", body.metadata.get("name"))
+    if type == "DELETED":
+        rt.desired.pop(device, None)
+        return
+    generation = int(body.metadata.get("generation") or 0)
+    if generation <= rt.desired_generation.get(device, 0):
+        return  # our own write (or older): what we hold is at least as new
+    tree = DeviceConfigTree.model_validate(dict(body.spec).get("config", {}))
+    async with rt.lock(device):  # never under a transaction on that device
+        if generation > rt.desired_generation.get(device, 0):
+            rt.desired[device] = tree
+            rt.desired_generation[device] = generation

@@ -93,6 +93,9 @@ def unique() -> Callable[[str], str]:
 
 
 class Operator:
+    argv: list[str]
+    env: dict[str, str]
+
     def __init__(self, start: Callable[[], subprocess.Popen[str]], log: Path, metrics_port: int):
         self._start, self.log, self.metrics_port = start, log, metrics_port
         self.proc = start()
@@ -111,6 +114,11 @@ class Operator:
         self.proc.wait()
         self.proc = self._start()
         self.wait_healthy()
+
+    def start_again(self) -> None:
+        if self.proc.poll() is not None:
+            self.proc = self._start()
+            self.wait_healthy()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -175,6 +183,7 @@ def operator(
             return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
 
     op = Operator(start, log, port)
+    op.argv, op.env = argv, env
     op.wait_healthy()
     try:
         yield op
