@@ -64,6 +64,7 @@ class Assurance:
     def _evaluate(self) -> dict[str, str]:
         """Which services need a new path now, and why (also refreshes SLA status)."""
         due: dict[str, str] = {o: "a link on its path changed state" for o in self.rt.repath}
+        metrics.DEVICES_REACHABLE.set(sum(1 for d in self.rt.topology.devices() if d.reachable))
         for owner, obj in list(self.rt.services.items()):
             status = obj.get("status", {})
             links = status.get("pathLinks", [])
@@ -72,6 +73,9 @@ class Assurance:
             bound = (obj["spec"].get("sla") or {}).get("maxLatencyMs")
             up = all((st := self.rt.topology.link(n)) is not None and st.oper_up for n in links)
             verdict = sla.evaluate(self.rt.topology, links, bound, path_up=up)
+            previous = self.rt.sla.get(owner)
+            if not verdict.met and (previous is None or previous.met):
+                metrics.SLA_VIOLATIONS.inc()
             self.rt.sla[owner] = verdict
             if not verdict.met:
                 due.setdefault(owner, verdict.reason)

@@ -160,7 +160,13 @@ def remember(
 
 
 async def reconcile(
-    namespace: str, name: str, uid: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo
+    namespace: str,
+    name: str,
+    uid: str,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    started_at: datetime | None = None,
 ) -> None:
     started = time.perf_counter()
     rt: Runtime = memo.runtime
@@ -176,6 +182,9 @@ async def reconcile(
         status = ready_status(body, r, vlan, applied, namespace)
         patch.status.update(status)
         remember(rt, namespace, name, body, status, r)
+        if started_at is not None:  # from the change (first attempt) to Ready, retries included
+            elapsed = (datetime.now(UTC) - started_at.astimezone(UTC)).total_seconds()
+            metrics.CONVERGENCE_SECONDS.labels("NetworkService").observe(max(0.0, elapsed))
         kopf.info(
             body, reason="Provisioned", message=f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
         )
@@ -202,6 +211,7 @@ async def reconcile(
 @kopf.on.create(GROUP, VERSION, "networkservices", id="service-create")
 @kopf.on.update(GROUP, VERSION, "networkservices", id="service-update", field="spec")
 async def service_changed(
+    started: datetime,
     namespace: str | None,
     name: str,
     uid: str,
@@ -214,7 +224,7 @@ async def service_changed(
     owner = service_owner(namespace or "", name)
     with logs.bound(kind="NetworkService", namespace=namespace, name=name):
         async with rt.service_lock(owner):
-            await reconcile(namespace or "", name, uid, body, patch, memo)
+            await reconcile(namespace or "", name, uid, body, patch, memo, started)
 
 
 @kopf.on.delete(GROUP, VERSION, "networkservices", id="service-delete")
