@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from intentloop_lab import controlplane, inventory, labstate, lifecycle
+from intentloop_lab import control, controlplane, inventory, labstate, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "intents" / "examples"
@@ -88,17 +88,97 @@ class Demo:
         self.kubectl("apply", "-f", str(EXAMPLES))
         ok = self._wait_ready(timeout)
         _done(t)
-        print(self.kubectl("get", "intentloop", "-A"))
+        print(self.kubectl("get", "networkslices,networkservices", "-A"))
+        if ok:
+            self._failure_scene(lab)
         self._explain()
         return 0 if ok else 1
+
+    def _render(self, name: str, title: str) -> None:
+        out = self.root / name
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "intentloop_operator",
+                "topology",
+                "render",
+                "-o",
+                str(out),
+                "--kubeconfig",
+                str(self.cp.kubeconfig),
+                "--title",
+                title,
+            ],
+            check=False,
+            env=self._env(),
+            capture_output=True,
+            timeout=60,
+        )
+        print(f"    picture: {out}", file=sys.stderr)
+
+    def _env(self) -> dict[str, str]:
+        roots = [str(REPO / d) for d in ("operator", "intents", "adapters", "lab")]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
+
+    def _failure_scene(self, lab: labstate.LabState) -> None:
+        """Fail the link the most services use, show alarms and re-paths, then repair it."""
+        data = json.loads(self.kubectl("get", "networkservices", "-A", "-o", "json"))
+        counts: dict[str, int] = {}
+        for o in data["items"]:
+            for link in o.get("status", {}).get("pathLinks", []):
+                counts[link] = counts.get(link, 0) + 1
+        if not counts:
+            return
+        link = max(sorted(counts), key=lambda k: counts[k])
+        info = next(x for x in lab.links if x.name == link)
+        self._render("topology-before.svg", "intentloop demo: before")
+        t = _step(f"failure: link {link} down (lab link down {info.a} {info.b})")
+        control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=False))
+        _wait(lambda: link not in self._links_in_use(), 60)
+        _done(t)
+        print(self.kubectl("get", "alarms", "-A"))
+        print(
+            self.kubectl(
+                "get",
+                "networkservices",
+                "-A",
+                "-o",
+                "custom-columns="
+                "NAMESPACE:.metadata.namespace,NAME:.metadata.name,"
+                "PHASE:.status.phase,PATH:.status.path,"
+                "LAST-REMEDIATION:.status.remediations[-1].reason",
+            )
+        )
+        self._render("topology-after.svg", f"intentloop demo: {link} down, services re-pathed")
+        t = _step(f"repair: link {link} up; its alarms clear")
+        control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=True))
+        _wait(
+            lambda: (
+                "active"
+                not in self.kubectl(
+                    "get", "alarms", "-A", "-o", "jsonpath={.items[*].status.state}"
+                )
+            ),
+            30,
+        )
+        _done(t)
+
+    def _links_in_use(self) -> set[str]:
+        data = json.loads(self.kubectl("get", "networkservices", "-A", "-o", "json"))
+        return {
+            link
+            for o in data["items"]
+            if o.get("status", {}).get("phase") == "Ready"
+            for link in o["status"].get("pathLinks", [])
+        } | {"(not ready)" for o in data["items"] if o.get("status", {}).get("phase") != "Ready"}
 
     def _start_operator(self) -> None:
         self.operator_dir.mkdir(parents=True, exist_ok=True)
         pid_file = self.operator_dir / "operator.pid"
         if pid_file.exists() and labstate.pid_alive(int(pid_file.read_text())):
             return
-        roots = [str(REPO / d) for d in ("operator", "intents", "adapters", "lab")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
+        env = self._env()
         log = open(self.operator_dir / "operator.log", "ab")  # noqa: SIM115 - handed to child
         proc = subprocess.Popen(
             [

@@ -38,7 +38,9 @@ log = logs.get("intentloop.assurance")
 class Assurance:
     def __init__(self, rt: Runtime, batcher: Batcher) -> None:
         self.rt, self.batcher = rt, batcher
-        self.damper = damping.Damper()
+        # At most 6 re-paths of one service a minute, none within 1 s of the last: a link that
+        # flaps cannot drive a storm of transactions, while distinct failures still get fixed.
+        self.damper = damping.Damper(hold_down_s=1.0, max_per_window=6, window_s=60.0)
         # what the network looked like at the last failed attempt: retry only when it changed
         # in a way that could help (no oscillation while nothing changes)
         self.tried_at: dict[str, tuple[Any, ...]] = {}
