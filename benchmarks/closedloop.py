@@ -93,6 +93,7 @@ def run_size(s: harness.Stack, count: int, runs: int) -> dict[str, Any]:
         control.call(s.lab.socket, control.LinkAdmin(a=a, b=b, up=False))
         harness.wait(lambda lk=link: _all_off(s, ns, count, lk), 120, "re-pathed", 0.02)
         mttr.append((time.perf_counter() - t0) * 1000)
+        time.sleep(1)  # the audit records are written just after the change
         floors.append(_floor_ms(s, since))
         control.call(s.lab.socket, control.LinkAdmin(a=a, b=b, up=True))
         time.sleep(1)

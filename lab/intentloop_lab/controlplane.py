@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from intentloop_lab import labstate
 from intentloop_lab.cluster_pki import ClusterPki
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,19 +63,7 @@ class ClusterState:
         return f"https://127.0.0.1:{self.apiserver_port}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still answers kill(0); treat it as dead.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+_alive = labstate.pid_alive  # a zombie child of ours counts as gone
 
 
 class ControlPlane:
