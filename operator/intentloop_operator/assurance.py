@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from intentloop_intents import damping, sla
 from intentloop_intents.resources.services import NetworkServiceSpec
@@ -157,15 +155,14 @@ class Assurance:
             await kube.patch_object(
                 "networkservices", meta["name"], {"status": status}, meta["namespace"], status=True
             )
-            kopf.event(
-                kopf.Body(cast(Any, obj)),
-                type="Normal" if reason == "Repathed" else "Warning",
-                reason=reason,
-                message=message[:1000],
-            )
-        except Exception:
+            kind = "Normal" if reason == "Repathed" else "Warning"
+            await kube.post_event(obj, type=kind, reason=reason, message=message)
+        except Exception as e:  # the service may have been deleted meanwhile
             log.warning(
-                "service.status.write.failed", namespace=meta["namespace"], name=meta["name"]
+                "service.status.write.failed",
+                namespace=meta["namespace"],
+                name=meta["name"],
+                error=f"{type(e).__name__}: {str(e)[:200]}",
             )
         log.info(
             "service.remediated",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -172,3 +173,28 @@ def ensure_peering(name: str) -> None:
     except kubernetes.client.ApiException as e:
         if e.status != 409:
             raise
+
+
+async def post_event(obj: dict[str, Any], *, type: str, reason: str, message: str) -> None:
+    """A Kubernetes Event on `obj`, from work that runs outside a kopf handler."""
+    meta = obj["metadata"]
+    namespace = meta.get("namespace") or "default"
+    now = datetime.now(UTC)
+    body = kubernetes.client.CoreV1Event(
+        metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name'][:200]}."),
+        involved_object=kubernetes.client.V1ObjectReference(
+            api_version=obj.get("apiVersion"),
+            kind=obj.get("kind"),
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            uid=meta.get("uid"),
+        ),
+        type=type,
+        reason=reason,
+        message=message[:1024],
+        first_timestamp=now,
+        last_timestamp=now,
+        count=1,
+        source=kubernetes.client.V1EventSource(component="intentloop"),
+    )
+    await asyncio.to_thread(core().create_namespaced_event, namespace, body)
