@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from intentloop_lab import control, controlplane, inventory, labstate, lifecycle
 
@@ -122,10 +123,10 @@ class Demo:
         return {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
 
     def _failure_scene(self, lab: labstate.LabState) -> None:
-        """Fail the link the most services use, show alarms and re-paths, then repair it."""
-        data = json.loads(self.kubectl("get", "networkservices", "-A", "-o", "json"))
+        """Fail a link under services that can move, show alarms and re-paths, repair it."""
+        movable = [o for o in self._services() if not o["spec"].get("sliceRef")]
         counts: dict[str, int] = {}
-        for o in data["items"]:
+        for o in movable:
             for link in o.get("status", {}).get("pathLinks", []):
                 counts[link] = counts.get(link, 0) + 1
         if not counts:
@@ -135,43 +136,47 @@ class Demo:
         self._render("topology-before.svg", "intentloop demo: before")
         t = _step(f"failure: link {link} down (lab link down {info.a} {info.b})")
         control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=False))
-        _wait(lambda: link not in self._links_in_use(), 60)
+        _wait(lambda: self._moved_off(link), 60)
         _done(t)
         print(self.kubectl("get", "alarms", "-A"))
-        print(
-            self.kubectl(
-                "get",
-                "networkservices",
-                "-A",
-                "-o",
-                "custom-columns="
-                "NAMESPACE:.metadata.namespace,NAME:.metadata.name,"
-                "PHASE:.status.phase,PATH:.status.path,"
-                "LAST-REMEDIATION:.status.remediations[-1].reason",
-            )
+        columns = (
+            "NAMESPACE:.metadata.namespace,NAME:.metadata.name,PHASE:.status.phase,"
+            "PATH:.status.path,LAST-REMEDIATION:.status.remediations[-1].reason"
         )
+        print(self.kubectl("get", "networkservices", "-A", "-o", f"custom-columns={columns}"))
         self._render("topology-after.svg", f"intentloop demo: {link} down, services re-pathed")
-        t = _step(f"repair: link {link} up; its alarms clear")
+        t = _step(f"repair: link {link} up; its alarm clears")
         control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=True))
-        _wait(
-            lambda: (
-                "active"
-                not in self.kubectl(
-                    "get", "alarms", "-A", "-o", "jsonpath={.items[*].status.state}"
-                )
-            ),
-            30,
-        )
+        _wait(lambda: self._alarm_state(f"link-{link}-linkdown") == "cleared", 30)
         _done(t)
 
-    def _links_in_use(self) -> set[str]:
-        data = json.loads(self.kubectl("get", "networkservices", "-A", "-o", "json"))
-        return {
-            link
-            for o in data["items"]
-            if o.get("status", {}).get("phase") == "Ready"
-            for link in o["status"].get("pathLinks", [])
-        } | {"(not ready)" for o in data["items"] if o.get("status", {}).get("phase") != "Ready"}
+    def _services(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(
+            self.kubectl("get", "networkservices", "-A", "-o", "json")
+        )["items"]
+        return items
+
+    def _moved_off(self, link: str) -> bool:
+        """Every service not bound to a slice is Ready on a path avoiding `link`."""
+        for o in self._services():
+            if o["spec"].get("sliceRef"):
+                continue
+            status = o.get("status", {})
+            if status.get("phase") != "Ready" or link in status.get("pathLinks", []):
+                return False
+        return True
+
+    def _alarm_state(self, name: str) -> str:
+        return self.kubectl(
+            "get",
+            "alarm",
+            name,
+            "-n",
+            "intentloop-system",
+            "-o",
+            "jsonpath={.status.state}",
+            check=False,
+        )
 
     def _start_operator(self) -> None:
         self.operator_dir.mkdir(parents=True, exist_ok=True)
