@@ -120,7 +120,10 @@ class NetconfAdapter:
         if self._change is not None and self._change.phase != "confirmed":
             raise PermanentDeviceError(self.name, "a change is already in flight; roll it back")
         self._change = None  # a confirmed change is history; rollback now means this one
-        self._change = await self._run(lambda session: netconf_steps.stage(session, desired))
+        persist_id = f"intentloop-{self.name}"
+        self._change = await self._run(
+            lambda session: netconf_steps.stage(session, desired, persist_id)
+        )
         diff = "" if self._change is None else self._change.diff
         self._log.info("netconf.stage.done", changed_lines=diff.count("\n"))
         return diff

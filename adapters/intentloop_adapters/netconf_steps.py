@@ -8,7 +8,6 @@ errors; the adapter turns those into ours. Keeping them apart from the async ada
 from __future__ import annotations
 
 import contextlib
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -65,12 +64,20 @@ def edit_candidate(session: Any, edit: etree._Element) -> None:
     )
 
 
-def stage(session: Any, desired: DeviceConfigTree) -> Change | None:
+def stage(session: Any, desired: DeviceConfigTree, persist_id: str) -> Change | None:
     """Lock, read running, edit the candidate with the minimal edit; None if nothing to do.
 
     On success the candidate stays locked until confirm or rollback; on failure nothing is
     left behind (candidate discarded, lock released).
+
+    `persist_id` is stable per device: a controller that crashed between its confirmed
+    commit and the confirming one left that commit pending (persisted commits outlive
+    their session); cancelling it first puts the device back on its last confirmed
+    configuration, so the new transaction starts from the truth, not from a change that
+    would silently revert later.
     """
+    with contextlib.suppress(RPCError):
+        session.cancel_commit(persist_id=persist_id)
     lock_candidate(session)
     try:
         before = read_running(session)
@@ -83,7 +90,7 @@ def stage(session: Any, desired: DeviceConfigTree) -> Change | None:
     if edit is None:
         unlock_quietly(session)
         return None
-    return Change(before=before, diff=device_xml.to_text(edit), persist_id=uuid.uuid4().hex)
+    return Change(before=before, diff=device_xml.to_text(edit), persist_id=persist_id)
 
 
 def rollback(session: Any, change: Change) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import importlib
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -44,6 +45,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # HA: a replica that stops refreshing its peering record is considered gone after this
     # long, and a standby takes over (kopf's default is 60 s).
     settings.peering.lifetime = PEERING_LIFETIME_S
+    # Kubernetes client calls run in threads: a pool big enough that slow device calls
+    # elsewhere never starve status writes (the default is cores + 4).
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
     metrics.mark_healthy(True)
 
 

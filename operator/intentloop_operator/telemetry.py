@@ -120,4 +120,7 @@ async def link_status_writer(rt: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
-        await flush_links(rt)
+        try:
+            await flush_links(rt)
+        except Exception:  # the writer must outlive any one bad round
+            log.exception("link.status.flush.failed")

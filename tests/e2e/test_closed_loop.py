@@ -155,7 +155,7 @@ def test_a_link_down_under_three_services_is_one_root_cause_and_they_are_repathe
             ]
             == "up"
         ),
-        timeout=10,
+        timeout=30,
         what="Link r1-r2 status up",
     )
 
