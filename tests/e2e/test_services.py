@@ -199,11 +199,16 @@ def test_a_device_rejecting_its_commit_is_named_and_nothing_is_half_configured(
 
     ready = wait_for(failure, timeout=30, what="transaction failure reported")
     assert "device r3 failed at commit" in ready["message"], ready["message"]
-    records = cluster.custom.list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "transactions"
-    )
-    failed = [t for t in records["items"] if t["status"]["phase"] == "RolledBack"]
-    assert failed and failed[0]["status"]["failedDevice"] == "r3"
+
+    def rolled_back() -> list[dict[str, Any]]:
+        """The audit records of rolled-back transactions (written just after the change)."""
+        records = cluster.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "transactions"
+        )
+        return [t for t in records["items"] if t.get("status", {}).get("phase") == "RolledBack"]
+
+    failed = wait_for(rolled_back, timeout=10, what="the rolled-back transaction's record")
+    assert failed[0]["status"]["failedDevice"] == "r3"
     for device in failed[0]["status"]["devices"]:  # every device that changed was put back
         assert device["outcome"] in ("rolledBack", "unchanged"), device
     # r3 accepts again: the service converges by itself, on every device of its path.
