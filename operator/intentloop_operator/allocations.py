@@ -17,6 +17,7 @@ from intentloop_intents.resources import API_VERSION
 from intentloop_operator import kube
 
 MAX_RACES = 16
+POOLS_TTL_S = 2.0
 
 
 class NoPool(Exception):
@@ -33,10 +34,20 @@ def _pool(obj: dict[str, Any]) -> alloc.Pool:
     )
 
 
-class _Cache:
+class AllocationCache:
+    """What this process knows is taken (one per operator process, kept in its Runtime)."""
+
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.held: dict[str, alloc.Allocation] | None = None  # object name -> allocation
+        self._pools: tuple[float, list[dict[str, Any]]] = (0.0, [])
+
+    async def pools(self) -> list[dict[str, Any]]:
+        """ResourcePools, re-read at most every POOLS_TTL_S (they change rarely)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._pools[0] > POOLS_TTL_S:
+            self._pools = (now, await kube.list_objects("resourcepools"))
+        return self._pools[1]
 
     async def refresh(self) -> dict[str, alloc.Allocation]:
         self.held = {
@@ -51,28 +62,16 @@ class _Cache:
         return self.held if self.held is not None else await self.refresh()
 
 
-_CACHE = _Cache()
-POOLS_TTL_S = 2.0
-_pools: tuple[float, list[dict[str, Any]]] = (0.0, [])
-
-
-async def _pool_objects() -> list[dict[str, Any]]:
-    """ResourcePools, re-read at most every POOLS_TTL_S (they change rarely)."""
-    global _pools
-    now = asyncio.get_running_loop().time()
-    if now - _pools[0] > POOLS_TTL_S:
-        _pools = (now, await kube.list_objects("resourcepools"))
-    return _pools[1]
-
-
-async def take(kind: str, owner: str, owner_uid: str, *, requested: int | None = None) -> int:
+async def take(
+    cache: AllocationCache, kind: str, owner: str, owner_uid: str, *, requested: int | None = None
+) -> int:
     """The value of `kind` ('vlan', 'vrf', ...) that `owner` holds, allocating it if needed."""
-    async with _CACHE.lock:
-        pools = [p for p in await _pool_objects() if p["spec"]["kind"] == kind]
+    async with cache.lock:
+        pools = [p for p in await cache.pools() if p["spec"]["kind"] == kind]
         if not pools:
             raise NoPool(f"no ResourcePool of kind {kind} exists")
         names = {p["metadata"]["name"] for p in pools}
-        for a in (await _CACHE.current()).values():
+        for a in (await cache.current()).values():
             if a.owner == owner and a.pool in names and requested in (None, a.value):
                 return a.value
         last_error: alloc.AllocationError | None = None
@@ -81,7 +80,7 @@ async def take(kind: str, owner: str, owner_uid: str, *, requested: int | None =
             if requested is not None and requested not in pool:
                 continue
             try:
-                return await _race(pool, owner, owner_uid, requested)
+                return await _race(cache, pool, owner, owner_uid, requested)
             except alloc.AllocationError as e:
                 last_error = e
         if last_error is not None:
@@ -89,9 +88,11 @@ async def take(kind: str, owner: str, owner_uid: str, *, requested: int | None =
         raise alloc.ValueUnavailable(f"{kind} {requested} is in no ResourcePool of kind {kind}")
 
 
-async def _race(pool: alloc.Pool, owner: str, owner_uid: str, requested: int | None) -> int:
+async def _race(
+    cache: AllocationCache, pool: alloc.Pool, owner: str, owner_uid: str, requested: int | None
+) -> int:
     for _ in range(MAX_RACES):
-        existing = list((await _CACHE.current()).values())
+        existing = list((await cache.current()).values())
         choice = alloc.choose(pool, owner, existing, requested=requested)
         if choice.held:
             return choice.value
@@ -109,26 +110,26 @@ async def _race(pool: alloc.Pool, owner: str, owner_uid: str, requested: int | N
         try:
             await kube.create_object("allocations", body)
         except kube.AlreadyExists:  # another replica took it: look again
-            await _CACHE.refresh()
+            await cache.refresh()
             if requested is not None:
                 raise alloc.ValueUnavailable(
                     f"{pool.name}: value {requested} is already held by another intent"
                 ) from None
             continue
-        (await _CACHE.current())[choice.name] = alloc.Allocation(
+        (await cache.current())[choice.name] = alloc.Allocation(
             pool=pool.name, value=choice.value, owner=owner
         )
         return choice.value
     raise alloc.PoolExhausted(f"{pool.name}: lost {MAX_RACES} races in a row; retrying later")
 
 
-async def release(owner: str) -> list[str]:
+async def release(cache: AllocationCache, owner: str) -> list[str]:
     """Delete every allocation `owner` holds; returns their names."""
     released = []
-    async with _CACHE.lock:
-        for name, a in list((await _CACHE.refresh()).items()):
+    async with cache.lock:
+        for name, a in list((await cache.refresh()).items()):
             if a.owner == owner:
                 await kube.delete_object("allocations", name)
-                (await _CACHE.current()).pop(name, None)
+                (await cache.current()).pop(name, None)
                 released.append(name)
     return released

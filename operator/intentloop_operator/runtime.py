@@ -20,6 +20,7 @@ from intentloop_intents import topology as topo
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources.inventory import DeviceSpec, LinkSpec
 from intentloop_operator import logs
+from intentloop_operator.allocations import AllocationCache
 
 log = logs.get("intentloop.runtime")
 
@@ -55,6 +56,7 @@ class Runtime:
     # slice "namespace/name" -> {service owner: Mbps}: what each member spends of the budget.
     slice_members: dict[str, dict[str, int]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    allocations: AllocationCache = field(default_factory=AllocationCache)
     # -- assurance state -------------------------------------------------------------------
     # services by owner "namespace/name": the last object seen (spec, status, uid, ...).
     services: dict[str, dict[str, Any]] = field(default_factory=dict)

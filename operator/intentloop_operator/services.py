@@ -78,7 +78,7 @@ async def realise(
     except routing.NotRoutable as e:
         raise Outcome("Failed", e.reason, str(e), retry=False) from None
     try:
-        vlan = await allocations.take("vlan", owner, uid, requested=spec.vlan)
+        vlan = await allocations.take(rt.allocations, "vlan", owner, uid, requested=spec.vlan)
     except alloc.PoolExhausted as e:  # may free up (deletions, lost races): keep trying
         raise Outcome("Pending", "AllocationFailed", str(e), retry=True) from None
     except (alloc.AllocationError, allocations.NoPool) as e:
@@ -237,7 +237,7 @@ async def service_deleted(
     applied = await changes.apply(rt, memo.sessions, intent, {})
     if not applied.ok:
         raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
-    await allocations.release(service_owner(namespace, name))
+    await allocations.release(rt.allocations, service_owner(namespace, name))
     routing.release(rt, namespace, name)
     rt.services.pop(service_owner(namespace, name), None)
     rt.failed_transactions.pop(service_owner(namespace, name), None)

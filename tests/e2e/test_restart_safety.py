@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from intentloop_intents import drift
 from intentloop_intents.device import DeviceConfigTree
 from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
 
@@ -62,9 +63,39 @@ def _check_devices_and_allocations(
         d["spec"]["device"]: DeviceConfigTree.model_validate(d["spec"]["config"])
         for d in cluster.custom.list_cluster_custom_object(GROUP, VERSION, "deviceconfigs")["items"]
     }
-    for router in lab.state.routers:
-        running = running_config(lab, router.name)
-        assert running == desired.get(router.name, DeviceConfigTree()).canonical(), router.name
+
+    # Converged means every device holds exactly its DeviceConfig (a transaction still
+    # finishing when all turned Ready may need a moment to land everywhere).
+    def mismatched() -> list[tuple[str, list[Any]]]:
+        current = {
+            d["spec"]["device"]: DeviceConfigTree.model_validate(d["spec"]["config"]).canonical()
+            for d in cluster.custom.list_cluster_custom_object(GROUP, VERSION, "deviceconfigs")[
+                "items"
+            ]
+        }
+        out = []
+        for router in lab.state.routers:
+            intended = current.get(router.name, DeviceConfigTree())
+            running = running_config(lab, router.name)
+            if running != intended:
+                out.append(
+                    (router.name, drift.deviations(intended, running, compare_owners=True)[:3])
+                )
+        return out
+
+    last: list[Any] = []
+
+    def converged() -> bool:
+        last[:] = mismatched()
+        return not last
+
+    wait_for(
+        converged,
+        timeout=30,
+        what="devices equal to their DeviceConfig",
+        interval=1,
+        on_fail=lambda: repr(last),
+    )
     for s in services:  # each service is on every device of its path, with its own VLAN
         owner = f"{s['metadata']['namespace']}/{s['metadata']['name']}"
         for device in s["status"]["path"]:
