@@ -67,32 +67,6 @@ class Applied:
         return f"device {f.device} failed at {f.phase}: {f.message}"
 
 
-def owned_devices(rt: Runtime, owner: str) -> set[str]:
-    return _owned_in(rt.desired, owner)
-
-
-def plan_trees(
-    rt: Runtime,
-    owner: str,
-    contributions: Mapping[str, DeviceConfigTree],
-    *,
-    base: Mapping[str, DeviceConfigTree] | None = None,
-) -> dict[str, DeviceConfigTree]:
-    """Each involved device's merged tree with `owner`'s part replaced by `contributions`
-    (starting from `base` where given: the trees of earlier intents of the same batch)."""
-    earlier = base or {}
-    devices = sorted(set(contributions) | owned_devices(rt, owner) | _owned_in(earlier, owner))
-    trees = {}
-    for device in devices:
-        current = earlier.get(device, rt.desired.get(device, EMPTY))
-        base_tree = composition.remove_owner(current, owner)
-        part = contributions.get(device)
-        trees[device] = (
-            base_tree if part is None else composition.merge([base_tree, part], device=device)
-        )
-    return trees
-
-
 def batch_devices(
     rt: Runtime, items: Sequence[tuple[IntentRef, Mapping[str, DeviceConfigTree]]]
 ) -> set[str]:
@@ -105,9 +79,9 @@ def batch_devices(
 def batch_trees(
     rt: Runtime, items: Sequence[tuple[IntentRef, Mapping[str, DeviceConfigTree]]]
 ) -> dict[str, DeviceConfigTree]:
-    """Like `plan_trees` for many intents at once, in one pass per device: remove the
-    intents' old parts (only where they had any), then merge every new part in one go —
-    linear in the device's tree, not in tree size times batch size."""
+    """Each involved device's merged tree with the intents' parts replaced, in one pass per
+    device: remove their old parts (only where they had any), then merge every new part in
+    one go — linear in the device's tree, not in tree size times batch size."""
     parts: dict[str, list[DeviceConfigTree]] = {}
     owners = [intent.owner for intent, _ in items]
     for _, contributions in items:
@@ -123,10 +97,6 @@ def batch_trees(
         new = parts.get(device)
         trees[device] = composition.merge([tree, *new], device=device) if new else tree
     return trees
-
-
-def _owned_in(trees: Mapping[str, DeviceConfigTree], owner: str) -> set[str]:
-    return {d for d, t in trees.items() if owner in _owners(t)}
 
 
 def _owners(tree: DeviceConfigTree) -> set[str]:
@@ -217,11 +187,10 @@ async def plan(
     rt: Runtime, pool: SessionPool, intent: IntentRef, contributions: Mapping[str, DeviceConfigTree]
 ) -> tx.TransactionResult:
     """What `apply` would change, per device, in each device's own language; touches nothing."""
-    devices = sorted(set(contributions) | owned_devices(rt, intent.owner))
+    items = [(intent, contributions)]
     txid = f"plan-{intent.name[:40]}-{uuid.uuid4().hex[:8]}"
-    async with locked(rt, devices):
-        trees = plan_trees(rt, intent.owner, contributions)
-        return await _run(rt, pool, trees, txid, True)
+    async with locked(rt, sorted(batch_devices(rt, items))):
+        return await _run(rt, pool, batch_trees(rt, items), txid, True)
 
 
 async def _run(

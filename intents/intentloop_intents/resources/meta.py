@@ -72,13 +72,7 @@ class CamelModel(BaseModel):
 class StatusModel(CamelModel):
     # Status is written by the operator and read back from the API server, which may carry
     # fields of newer or older versions: tolerate them rather than fail a reconcile.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",
-        use_enum_values=True,
-        use_attribute_docstrings=True,
-    )
+    model_config = CamelModel.model_config | ConfigDict(extra="ignore")
 
 
 class SecretRef(CamelModel):
