@@ -1,0 +1,60 @@
+"""Dry runs: `intentloop plan -f` shows each device's native diff and touches no device."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config
+
+
+@pytest.mark.e2e
+def test_plan_shows_per_device_diffs_without_touching_any_device(
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, tmp_path: Path
+) -> None:
+    cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
+    service: dict[str, Any] = {
+        "apiVersion": "intentloop.io/v1alpha1",
+        "kind": "NetworkService",
+        "metadata": {"name": "planned", "namespace": namespace},
+        "spec": {
+            "endpoints": [
+                {"device": "r1", "interface": "eth2"},
+                {"device": "r3", "interface": "eth2"},
+            ],
+            "bandwidthMbps": 7,
+        },
+    }
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(service))
+    before = {r.name: running_config(lab, r.name) for r in lab.state.routers}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "intentloop_operator",
+            "plan",
+            "-f",
+            str(path),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=operator.env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"NetworkService {namespace}/planned: Planned" in out.stdout
+    assert "## r1" in out.stdout and "## r3" in out.stdout
+    assert f"pol-{namespace}.planned" in out.stdout  # the policer the change would add
+    for router in lab.state.routers:  # nothing was pushed, nothing was kept
+        assert running_config(lab, router.name) == before[router.name], router.name
+    assert "planned" not in cluster.kubectl("get", "allocations").stdout
+    assert "plan-" not in cluster.kubectl("get", "transactions", "-n", namespace).stdout
