@@ -35,24 +35,16 @@ class Stack:
         self.lab_dir = root / "lab"
         self.operator: subprocess.Popen[bytes] | None = None
         self.metrics_port = controlplane.free_port()
-        self.kubectl_bin = ""
         self.api: Any = None
         self.lab: labstate.LabState | None = None
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
-        out = subprocess.run(
-            [self.kubectl_bin, "--kubeconfig", str(self.cp.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
+        out = self.cp.kubectl(*args, input=input, timeout=300)
+        out.check_returncode()
         return out.stdout
 
     def up(self, env: dict[str, str] | None = None) -> None:
-        state = self.cp.up(log=False)
-        self.kubectl_bin = f"{state.bin_dir}/kubectl"
+        self.cp.up(log=False)
         self.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self.kubectl("create", "namespace", "intentloop-system")

@@ -222,6 +222,22 @@ class ControlPlane:
             st, self.dir / "controller-manager.kubeconfig", "controller-manager", "kcm"
         )
 
+    def kubectl(
+        self, *args: str, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run this control plane's own kubectl as the admin (the caller checks the result)."""
+        st = self.state()
+        if st is None:
+            raise RuntimeError("control plane is not running")
+        return subprocess.run(
+            [f"{st.bin_dir}/kubectl", "--kubeconfig", str(self.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+
     def user_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
         """A kubeconfig for a named user (client certificate), e.g. to test RBAC for real."""
         st = self.state()

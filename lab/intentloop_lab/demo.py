@@ -53,14 +53,7 @@ class Demo:
         self.kubectl_bin = ""
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        out = subprocess.run(
-            [self.kubectl_bin, "--kubeconfig", str(self.cp.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        out = self.cp.kubectl(*args, input=input)
         if check and out.returncode != 0:
             raise SystemExit(f"kubectl {' '.join(args)} failed:\n{out.stderr}")
         return out.stdout
