@@ -64,6 +64,7 @@ class NetconfAdapter:
         self._session: Any = None
         self._executor: ThreadPoolExecutor | None = None
         self._change: netconf_steps.Change | None = None
+        self._reads = netconf_steps.read_cache()
         self._log = structlog.get_logger("intentloop.adapters.netconf").bind(device=name)
 
     # -- plumbing ----------------------------------------------------------------------
@@ -106,7 +107,7 @@ class NetconfAdapter:
         return await self._run(netconf_steps.capabilities)
 
     async def get_config(self) -> DeviceConfigTree:
-        return await self._run(netconf_steps.read_running)
+        return await self._run(lambda session: netconf_steps.read_running(session, self._reads))
 
     async def native_diff(self, desired: DeviceConfigTree) -> str:
         def work(session: Any) -> str:
@@ -122,7 +123,7 @@ class NetconfAdapter:
         self._change = None  # a confirmed change is history; rollback now means this one
         persist_id = f"intentloop-{self.name}"
         self._change = await self._run(
-            lambda session: netconf_steps.stage(session, desired, persist_id)
+            lambda session: netconf_steps.stage(session, desired, persist_id, self._reads)
         )
         diff = "" if self._change is None else self._change.diff
         self._log.info("netconf.stage.done", changed_lines=diff.count("\n"))

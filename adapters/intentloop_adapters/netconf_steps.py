@@ -8,6 +8,7 @@ errors; the adapter turns those into ours. Keeping them apart from the async ada
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -15,6 +16,7 @@ from lxml import etree
 from ncclient.operations import RPCError
 
 from intentloop_adapters.protocol import DeviceCapabilities
+from intentloop_adapters.readback import ReadCache, xml_normal
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.device import xml as device_xml
 
@@ -22,6 +24,7 @@ CANDIDATE = "candidate"
 _CONFIRMED_COMMIT = "urn:ietf:params:netconf:capability:confirmed-commit"
 _NOTIFICATION = "urn:ietf:params:netconf:capability:notification:1.0"
 _IETF_SYSTEM = "urn:ietf:params:xml:ns:yang:ietf-system"
+_MESSAGE_ID = re.compile(r"""message-id=("[^"]*"|'[^']*')""")
 
 
 @dataclass
@@ -35,9 +38,29 @@ class Change:
     commit_sent: bool = False
 
 
-def read_running(session: Any) -> DeviceConfigTree:
+def read_running(session: Any, reads: ReadCache | None = None) -> DeviceConfigTree:
     reply = session.get_config(source="running", filter=("subtree", device_xml.subtree_filter()))
-    return device_xml.parse_config(reply.xml)
+    document: str = reply.xml
+    if reads is None:
+        return device_xml.parse_config(document)
+    root: list[etree._Element] = []
+
+    def device() -> etree._Element:
+        if not root:
+            root.append(device_xml.parse_document(document))
+        found = next(root[0].iter(device_xml.DEVICE), None)
+        return found if found is not None else device_xml.render_device(DeviceConfigTree())
+
+    return reads.read(
+        _MESSAGE_ID.sub("", document, count=1),  # the reply's only part that always changes
+        lambda: xml_normal(device()),
+        lambda: device_xml.parse_device(device()).canonical(),
+    )
+
+
+def read_cache() -> ReadCache:
+    """A `ReadCache` for one NETCONF device (see `intentloop_adapters.readback`)."""
+    return ReadCache(lambda tree: xml_normal(device_xml.render_device(tree)))
 
 
 def lock_candidate(session: Any) -> None:
@@ -64,7 +87,9 @@ def edit_candidate(session: Any, edit: etree._Element) -> None:
     )
 
 
-def stage(session: Any, desired: DeviceConfigTree, persist_id: str) -> Change | None:
+def stage(
+    session: Any, desired: DeviceConfigTree, persist_id: str, reads: ReadCache | None = None
+) -> Change | None:
     """Lock, read running, edit the candidate with the minimal edit; None if nothing to do.
 
     On success the candidate stays locked until confirm or rollback; on failure nothing is
@@ -80,7 +105,9 @@ def stage(session: Any, desired: DeviceConfigTree, persist_id: str) -> Change | 
         session.cancel_commit(persist_id=persist_id)
     lock_candidate(session)
     try:
-        before = read_running(session)
+        before = read_running(session, reads)
+        if reads is not None:
+            reads.expect(desired)  # what verify should read back after the commit
         edit = device_xml.minimal_edit(before, desired)
         if edit is not None:
             edit_candidate(session, edit)

@@ -221,3 +221,28 @@ async def test_a_subscription_sees_a_change_within_one_second(
         assert update.device == lab_device.name
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_read_back_after_a_commit_takes_the_shortcut_and_still_sees_tampering(
+    adapter: DeviceAdapter, lab_device: LabDeviceHandle
+) -> None:
+    """After a verified change the adapter skips rebuilding the model (the reply matches
+    what was staged, then it is the same bytes), yet a change made behind its back is
+    read exactly as it is."""
+    await apply(adapter, BASE)
+    reads = adapter._reads  # type: ignore[attr-defined]
+    parses = reads.parses
+    await apply(adapter, CHANGED)
+    assert await adapter.get_config() == CHANGED.canonical()  # the staged tree: a match
+    assert await adapter.get_config() == CHANGED.canonical()  # same reply: a hit
+    assert reads.matches >= 1 and reads.hits >= 1
+    assert reads.parses - parses <= 1  # only the stage's read of BASE may have been parsed
+    lab_device.tamper()
+    running = await adapter.get_config()
+    assert running != CHANGED.canonical()
+    fresh = lab_device.make_adapter()  # no cache at all: the same answer
+    await fresh.connect()
+    try:
+        assert await fresh.get_config() == running
+    finally:
+        await fresh.close()
