@@ -34,10 +34,9 @@ from intentloop_adapters.errors import PermanentDeviceError, TransientDeviceErro
 from intentloop_adapters.gnmi_stream import LatestValueQueue, StreamEnded, TelemetryStats
 from intentloop_adapters.gnmi_transaction import SavedConfigTransaction
 from intentloop_adapters.protocol import DeviceCapabilities, TelemetryUpdate
-from intentloop_adapters.readback import Normal, ReadCache, json_normal
+from intentloop_adapters.readback import ReadCache
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.device.gnmi_json import (
-    MODULE,
     Edit,
     GnmiJsonError,
     edits_between,
@@ -89,7 +88,7 @@ class GnmiAdapter:
         self._streams: set[Any] = set()
         self._queues: list[LatestValueQueue] = []
         self._tx = SavedConfigTransaction(name=name, restore=self._restore)
-        self._reads = ReadCache(lambda tree: _json_body_normal(tree_to_json(tree)))
+        self._reads = ReadCache(_json_form)
 
     # --- session ------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -175,28 +174,16 @@ class GnmiAdapter:
         reply = self._call("Get", request)
         values = [u.val for n in reply.notification for u in n.update]
         raw = (values[0].json_ietf_val or values[0].json_val or b"{}") if values else b"{}"
-        decoded: list[Any] = []
-
-        def body() -> Any:
-            if not decoded:
-                try:
-                    decoded.append(json.loads(raw))
-                except ValueError as exc:
-                    raise self._unreadable(exc) from exc
-            return decoded[0]
 
         def parse() -> DeviceConfigTree:
             try:
-                return tree_from_json(body())
-            except GnmiJsonError as exc:
-                raise self._unreadable(exc) from exc
+                return tree_from_json(json.loads(raw))
+            except (ValueError, GnmiJsonError) as exc:
+                raise PermanentDeviceError(
+                    self.name, f"running configuration cannot be read into the model: {exc}"
+                ) from exc
 
-        return self._reads.read(raw, lambda: _json_body_normal(body()), parse)
-
-    def _unreadable(self, exc: Exception) -> PermanentDeviceError:
-        return PermanentDeviceError(
-            self.name, f"running configuration cannot be read into the model: {exc}"
-        )
+        return self._reads.read(raw, lambda: raw, parse)
 
     def _apply(self, edits: Sequence[Edit]) -> None:
         self._call("Set", codec.set_request(edits))
@@ -308,8 +295,6 @@ class GnmiAdapter:
             raise codec.device_error(self.name, exc) from exc
 
 
-def _json_body_normal(document: Any) -> Normal:
-    """The container body of a JSON_IETF reply, normalised (see `readback`)."""
-    if isinstance(document, dict):
-        document = document.get(f"{MODULE}:device", document)
-    return json_normal(document)
+def _json_form(tree: DeviceConfigTree) -> bytes:
+    """The JSON_IETF a device holding `tree` sends, compact and in canonical order."""
+    return json.dumps(tree_to_json(tree), separators=(",", ":")).encode()

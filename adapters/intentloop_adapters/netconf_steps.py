@@ -16,7 +16,7 @@ from lxml import etree
 from ncclient.operations import RPCError
 
 from intentloop_adapters.protocol import DeviceCapabilities
-from intentloop_adapters.readback import ReadCache, xml_normal
+from intentloop_adapters.readback import ReadCache, xml_form
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.device import xml as device_xml
 
@@ -53,14 +53,14 @@ def read_running(session: Any, reads: ReadCache | None = None) -> DeviceConfigTr
 
     return reads.read(
         _MESSAGE_ID.sub("", document, count=1),  # the reply's only part that always changes
-        lambda: xml_normal(device()),
+        lambda: xml_form(device()),
         lambda: device_xml.parse_device(device()).canonical(),
     )
 
 
 def read_cache() -> ReadCache:
     """A `ReadCache` for one NETCONF device (see `intentloop_adapters.readback`)."""
-    return ReadCache(lambda tree: xml_normal(device_xml.render_device(tree)))
+    return ReadCache(lambda tree: xml_form(device_xml.render_device(tree)))
 
 
 def lock_candidate(session: Any) -> None:

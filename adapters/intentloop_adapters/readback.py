@@ -6,38 +6,38 @@ the reply into `DeviceConfigTree` objects costs far more than the round trip. Th
 is still read every time — nothing here trusts a remembered state — only the parse is
 skipped when it cannot change the answer:
 
-- the reply is byte-for-byte the last one parsed (nothing changed on the device): the tree
+- the reply is exactly the last one parsed (nothing changed on the device): the tree
   parsed then is the answer;
-- the reply, normalised (sibling order ignored), equals the normalised rendering of the
-  tree we expect to find (what the last stage asked for): that tree is the answer, because
-  parsing is a function of the normalised form and every codec round-trips
-  (`parse(render(t)) == t.canonical()`, tested in the codecs' own tests).
+- the reply has exactly the form the tree we expect to find (what the last stage asked
+  for) renders to — the same bytes for gNMI JSON, the same elements, texts and nesting in
+  the same order for NETCONF XML: that tree is the answer, because every codec
+  round-trips (`parse(render(t)) == t.canonical()`, tested in the codecs' own tests) and
+  the parse reads nothing the form leaves out.
 
-Anything else is parsed in full, so a device that differs from expectations is always
-reported exactly as it is.
+The forms are order-sensitive on purpose: they cost one C-level comparison, and devices
+answer in canonical order (keys sorted, leaves in schema order), as our renderers do. A
+device that answers otherwise is simply parsed, as is anything that differs from
+expectations, so a device is always reported exactly as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable
 
 from lxml import etree
 
 from intentloop_intents.device import DeviceConfigTree
 
-Normal = Hashable
-
 
 class ReadCache:
     """The last parsed reply of one device and the tree its next reply is expected to hold."""
 
-    def __init__(self, render_normal: Callable[[DeviceConfigTree], Normal]) -> None:
-        self._render_normal = render_normal
+    def __init__(self, render_form: Callable[[DeviceConfigTree], object]) -> None:
+        self._render_form = render_form
         self._key: object = None
         self._tree: DeviceConfigTree | None = None
         self._expected: DeviceConfigTree | None = None
-        self._expected_normal: Normal | None = None
+        self._expected_form: object = None
         self.hits = 0
         self.matches = 0
         self.parses = 0
@@ -46,16 +46,16 @@ class ReadCache:
         """The next replies will probably hold `tree` (it was just staged)."""
         canonical = tree.canonical()
         if canonical != self._expected:
-            self._expected, self._expected_normal = canonical, None
+            self._expected, self._expected_form = canonical, None
 
     def clear(self) -> None:
         self._key, self._tree = None, None
-        self._expected, self._expected_normal = None, None
+        self._expected, self._expected_form = None, None
 
     def read(
         self,
         key: object,
-        normal: Callable[[], Normal],
+        form: Callable[[], object],
         parse: Callable[[], DeviceConfigTree],
     ) -> DeviceConfigTree:
         """The tree in a reply identified by `key` (its exact text or bytes)."""
@@ -64,9 +64,9 @@ class ReadCache:
             return self._tree
         expected = self._expected
         if expected is not None:
-            if self._expected_normal is None:
-                self._expected_normal = self._render_normal(expected)
-            if normal() == self._expected_normal:
+            if self._expected_form is None:
+                self._expected_form = self._render_form(expected)
+            if form() == self._expected_form:
                 self.matches += 1
                 self._key, self._tree = key, expected
                 return expected
@@ -76,31 +76,11 @@ class ReadCache:
         return tree
 
 
-def json_normal(value: Any) -> Normal:
-    """A JSON value as a hashable whose equality ignores the order of object members and
-    array elements (every list in the device model is keyed or a set)."""
-    if isinstance(value, dict):
-        return ("{", frozenset((k, json_normal(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("[", _multiset(json_normal(v) for v in value))
-    if isinstance(value, bool):  # True == 1 in Python; JSON keeps them apart
-        return ("b", value)
-    scalar: Normal = value
-    return scalar
-
-
-def xml_normal(element: etree._Element) -> Normal:
-    """An element as a hashable whose equality ignores the order of its children."""
-    return (
-        element.tag,
-        (element.text or "").strip(),
-        frozenset(element.attrib.items()),
-        _multiset(xml_normal(child) for child in element if isinstance(child.tag, str)),
+def xml_form(device: etree._Element) -> tuple[tuple[str, str | None, int], ...]:
+    """Every element of `device` in document order: tag, text (leaves only: between
+    containers it is layout) and number of children, which together fix the tree."""
+    return tuple(
+        (str(e.tag), (e.text or "") if len(e) == 0 else None, len(e))
+        for e in device.iter()
+        if isinstance(e.tag, str)
     )
-
-
-def _multiset(items: Any) -> frozenset[tuple[Normal, int]]:
-    counts: dict[Normal, int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return frozenset(counts.items())
