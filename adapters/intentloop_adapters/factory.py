@@ -1,16 +1,23 @@
 """Build the right adapter for a Device from its spec and the credentials read for it.
 
 Configuration goes over NETCONF when the device has a NETCONF endpoint, otherwise over
-gNMI; telemetry always comes over gNMI when the device has it. Credentials arrive here as
-values read from Secrets by the operator; they are passed to the adapter and never logged.
+gNMI. Telemetry comes over gNMI when the device has it (one STREAM subscription); a device
+with NETCONF but no gNMI streams it as NETCONF notifications (RFC 5277, the
+`interface-state` notification of `intentloop-device`), which the NETCONF adapter turns
+into the same updates under the same paths. Credentials arrive here as values read from
+Secrets by the operator; they are passed to the adapter and never logged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from intentloop_adapters.protocol import DeviceAdapter
 from intentloop_intents.resources.inventory import DeviceSpec
+
+if TYPE_CHECKING:
+    from intentloop_adapters.netconf import NetconfAdapter
 
 
 @dataclass
@@ -29,24 +36,17 @@ def kind_of(spec: DeviceSpec) -> str:
 def config_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAdapter:
     """The adapter that carries configuration to this device."""
     if spec.netconf is not None:
-        from intentloop_adapters.netconf import NetconfAdapter
-
-        return NetconfAdapter(
-            name=name,
-            host=spec.address,
-            port=spec.netconf.port,
-            username=creds.netconf_username,
-            private_key=creds.netconf_private_key,
-            known_host_key=spec.netconf.host_key,
-            rpc_timeout_s=10.0,
-        )
+        return _netconf_adapter(name, spec, creds)
     return telemetry_adapter(name, spec, creds)
 
 
 def telemetry_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAdapter:
-    """The gNMI adapter of this device (config for gNMI devices, telemetry for all)."""
+    """The adapter whose `subscribe` streams this device's state: gNMI when the device has
+    it (config for gNMI devices, telemetry for all), else NETCONF notifications."""
     if spec.gnmi is None:
-        raise ValueError(f"device {name} has no gNMI endpoint")
+        if spec.netconf is None:
+            raise ValueError(f"device {name} has neither a gNMI nor a NETCONF endpoint")
+        return _netconf_adapter(name, spec, creds)
     from intentloop_adapters.gnmi import GnmiAdapter
 
     return GnmiAdapter(
@@ -58,4 +58,19 @@ def telemetry_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> Device
         ca_pem=creds.gnmi_ca_pem,
         insecure=spec.gnmi.insecure,
         server_name=spec.gnmi.tls.server_name if spec.gnmi.tls else None,
+    )
+
+
+def _netconf_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> NetconfAdapter:
+    from intentloop_adapters.netconf import NetconfAdapter
+
+    assert spec.netconf is not None
+    return NetconfAdapter(
+        name=name,
+        host=spec.address,
+        port=spec.netconf.port,
+        username=creds.netconf_username,
+        private_key=creds.netconf_private_key,
+        known_host_key=spec.netconf.host_key,
+        rpc_timeout_s=10.0,
     )

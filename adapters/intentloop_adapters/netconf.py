@@ -167,7 +167,8 @@ class NetconfAdapter:
 
     # -- notifications -----------------------------------------------------------------
     async def subscribe(self, paths: Sequence[str]) -> AsyncIterator[TelemetryUpdate]:
-        """Config-change and confirmed-commit notifications, on a session of their own.
+        """Config-change, confirmed-commit and interface-state notifications (the last is
+        the telemetry of a device without gNMI), on a session of their own.
 
         RFC 5277 lets a server stop serving RPCs on a session that subscribed, so the
         subscription never shares the session changes go through. The first update is a

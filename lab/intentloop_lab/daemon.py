@@ -7,8 +7,9 @@ everything it created except its log, so a stopped lab leaves no process, socket
 directory behind. One flock on `daemon.pid` keeps two daemons off one state directory.
 
 The event loop owns the simulation (no locks needed): faults are applied and pushed to the
-gNMI targets before the command is answered, so ON_CHANGE subscribers hear about a failed
-link within milliseconds; slow work (starting sshd, a NETCONF tamper) runs in threads.
+gNMI targets (or, for routers without gNMI, to the state file their NETCONF relay turns
+into notifications) before the command is answered, so ON_CHANGE subscribers hear about a
+failed link within milliseconds; slow work (starting sshd, a NETCONF tamper) runs in threads.
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ class LabDaemon:
         self._publish()
 
     def _publish(self) -> None:
-        sinks = {n: r.gnmi for n, r in self.routers.items() if r.gnmi is not None}
+        sinks = {n: sink for n, r in self.routers.items() if (sink := r.telemetry_sink) is not None}
         self.publisher.publish(self.sim.telemetry(), sinks)
+        for router in self.routers.values():
+            if router.state_file is not None:  # routers whose telemetry is NETCONF
+                router.state_file.flush()
 
     def _write_state(self) -> None:
         state = labstate.LabState(

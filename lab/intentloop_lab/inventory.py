@@ -1,7 +1,9 @@
 """The running lab as Kubernetes objects: `intentloop lab inventory | kubectl apply -f -`.
 
 One cluster-scoped `Device` per router, one `Link` per link, and the Secrets the operator
-needs to reach them (SSH key, gNMI password, the lab CA) in the operator's namespace. The
+needs to reach them (SSH key, gNMI password, the lab CA) in the operator's namespace. A
+router whose telemetry goes over NETCONF notifications has no `gnmi` endpoint (and no gNMI
+Secret); a lab without any gNMI endpoint needs no CA Secret, so none is emitted. The
 objects are built as dicts from `lab.json` — never from text templates — so a key or a
 certificate can never break the YAML around it.
 """
@@ -36,9 +38,10 @@ def gnmi_secret_name(router: RouterInfo) -> str:
 def documents(state: LabState, *, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
     """Every object, Secrets first so a Device never points at a missing one."""
     labels = {LAB_LABEL: state.topology}
-    docs: list[dict[str, Any]] = [
-        _secret(CA_SECRET, namespace, labels, "Opaque", {"ca.crt": _read(state.ca_file)})
-    ]
+    docs: list[dict[str, Any]] = []
+    if any(router.gnmi is not None for router in state.routers):
+        ca = {"ca.crt": _read(state.ca_file)}
+        docs.append(_secret(CA_SECRET, namespace, labels, "Opaque", ca))
     for router in state.routers:
         docs.extend(_router_secrets(router, namespace, labels))
     docs.extend(_device(router, state, namespace, labels) for router in state.routers)
@@ -94,12 +97,16 @@ def _device(
             "hostKey": router.netconf.host_key,
             "credentialsSecretRef": _ref(credentials_secret_name(router.name), namespace),
         }
-    spec["gnmi"] = {
-        "port": router.gnmi.port,
-        "tls": {"caSecretRef": _ref(CA_SECRET, namespace), "serverName": router.gnmi.server_name},
-        "credentialsSecretRef": _ref(gnmi_secret_name(router), namespace),
-        "insecure": False,
-    }
+    if router.gnmi is not None:
+        spec["gnmi"] = {
+            "port": router.gnmi.port,
+            "tls": {
+                "caSecretRef": _ref(CA_SECRET, namespace),
+                "serverName": router.gnmi.server_name,
+            },
+            "credentialsSecretRef": _ref(gnmi_secret_name(router), namespace),
+            "insecure": False,
+        }
     return {
         "apiVersion": API_VERSION,
         "kind": "Device",
@@ -119,9 +126,10 @@ def _router_secrets(
         }
         name = credentials_secret_name(router.name)
         secrets.append(_secret(name, namespace, labels, "kubernetes.io/ssh-auth", ssh))
-    basic = {"username": router.gnmi.username, "password": _read(router.gnmi.password_file)}
-    name = gnmi_secret_name(router)
-    secrets.append(_secret(name, namespace, labels, "kubernetes.io/basic-auth", basic))
+    if router.gnmi is not None:
+        basic = {"username": router.gnmi.username, "password": _read(router.gnmi.password_file)}
+        name = gnmi_secret_name(router)
+        secrets.append(_secret(name, namespace, labels, "kubernetes.io/basic-auth", basic))
     return secrets
 
 

@@ -52,7 +52,9 @@ class RouterInfo(_Model):
     interfaces: tuple[str, ...] = Field(description="customer-facing ports")
     core_interfaces: tuple[str, ...]
     netconf: NetconfAccess | None = None
-    gnmi: GnmiAccess
+    gnmi: GnmiAccess | None = Field(
+        default=None, description="None: telemetry over NETCONF notifications, no gNMI"
+    )
     pids: tuple[int, ...] = Field(default=(), description="child processes (sshd, netconfd)")
 
 

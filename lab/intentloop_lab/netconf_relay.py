@@ -8,22 +8,42 @@ with a platform bug refuses a commit, and removes the flag (only one session win
 Messages are forwarded whole (never split), so an injected reply cannot land inside a
 message of netconfd's. Both framings are understood: end-of-message `]]>]]>` (hello and
 base:1.0) and chunked framing (base:1.1, RFC 6242), recognised per message by its `\\n#`.
-Standard library only, and lxml loaded only when the flag is set, so a session starts fast.
+
+netconfd has no operational state of its own, so for a router whose telemetry goes over
+NETCONF the relay also plays the device's data plane: once the session has subscribed (it
+saw a `<create-subscription>` and forwarded netconfd's `<ok/>`), it watches the interface
+state the lab daemon publishes beside the flag file (`STATE_FILE`, replaced atomically) and
+injects `interface-state` notifications of the `intentloop-device` module: the entries that
+changed as soon as the file changes, every entry once a second as a sample. Routers without
+that file never get one.
+
+Standard library only at start-up; lxml is loaded when the flag is set or a session
+subscribes, so a session starts fast.
 Run as a script: `python -I netconf_relay.py --flag FILE -- netconf-subsystem ARGS...`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import selectors
 import signal
 import subprocess
 import sys
-from typing import Any
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 EOM = b"]]>]]>"
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+DEVICE_NS = "urn:intentloop:device"
+STATE_FILE = "interface-state.json"  # in the directory of the flag file
+WATCH_INTERVAL_S = 0.05
+SAMPLE_INTERVAL_S = 1.0
 _CHUNK = re.compile(rb"\n#(?:([1-9][0-9]{0,9})\n|#\n)")
 _CHUNK_HEADER_MAX = 13
 REFUSAL = "commit failed: configuration daemon reported an internal error (lab fault switch)"
@@ -39,6 +59,11 @@ class Deframer:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """True once the stream could not be framed: nothing may be injected into it."""
+        return self._broken
 
     def feed(self, data: bytes) -> list[tuple[bytes, bytes, bool]]:
         self._buf += data
@@ -93,14 +118,25 @@ def frame(payload: bytes, chunked: bool) -> bytes:
     return payload + EOM
 
 
+def _parse(payload: bytes) -> Any:
+    """One message as an lxml element (hardened: no entities, no network), or None."""
+    from lxml import etree
+
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
+    )
+    try:
+        return etree.fromstring(payload, parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
 def refusal_for(payload: bytes) -> bytes | None:
     """The rpc-error reply if `payload` is an `<rpc>` whose operation is `<commit>`."""
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        rpc = etree.fromstring(payload, parser)
-    except etree.XMLSyntaxError:
+    rpc = _parse(payload)
+    if rpc is None:
         return None
     operation = next(iter(rpc), None)
     if rpc.tag != f"{{{NC_NS}}}rpc" or operation is None or operation.tag != f"{{{NC_NS}}}commit":
@@ -117,7 +153,165 @@ def refusal_for(payload: bytes) -> bytes | None:
         ("error-message", REFUSAL),
     ):
         etree.SubElement(error, f"{{{NC_NS}}}{tag}").text = text
-    return etree.tostring(reply, xml_declaration=True, encoding="UTF-8")
+    result: bytes = etree.tostring(reply, xml_declaration=True, encoding="UTF-8")
+    return result
+
+
+# --- interface state: published by the lab daemon, injected as notifications -----------
+class InterfaceState(NamedTuple):
+    """One interface's entry of an `interface-state` notification."""
+
+    oper_up: bool
+    latency_ms: float
+    out_rate_mbps: float
+
+
+def write_state(path: str, interfaces: Mapping[str, InterfaceState], changed_at_ns: int) -> None:
+    """Publish the state for the relays: write beside, then rename over (atomic)."""
+    document = {
+        "changed-at-ns": changed_at_ns,
+        "interface": [
+            {
+                "name": name,
+                "oper-status": "up" if value.oper_up else "down",
+                "latency-ms": value.latency_ms,
+                "out-rate-mbps": value.out_rate_mbps,
+            }
+            for name, value in sorted(interfaces.items())
+        ],
+    }
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(document, out)
+    os.replace(tmp, path)
+
+
+def read_state(path: str) -> tuple[dict[str, InterfaceState], int] | None:
+    """The published state and when it last changed; None when absent or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        interfaces = {
+            str(entry["name"]): InterfaceState(
+                entry["oper-status"] == "up",
+                float(entry["latency-ms"]),
+                float(entry["out-rate-mbps"]),
+            )
+            for entry in document["interface"]
+        }
+        return interfaces, int(document["changed-at-ns"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def notification(interfaces: Mapping[str, InterfaceState], event_time_ns: int) -> bytes:
+    """An RFC 5277 `<notification>` carrying an `interface-state` with these entries."""
+    from lxml import etree
+
+    outer: dict[Any, str] = {None: NOTIFICATION_NS}
+    inner: dict[Any, str] = {None: DEVICE_NS}
+    root = etree.Element(f"{{{NOTIFICATION_NS}}}notification", nsmap=outer)
+    etree.SubElement(root, f"{{{NOTIFICATION_NS}}}eventTime").text = event_time(event_time_ns)
+    state = etree.SubElement(root, f"{{{DEVICE_NS}}}interface-state", nsmap=inner)
+    for name, value in sorted(interfaces.items()):
+        entry = etree.SubElement(state, f"{{{DEVICE_NS}}}interface")
+        for leaf, text in (
+            ("name", name),
+            ("oper-status", "up" if value.oper_up else "down"),
+            ("latency-ms", _decimal64(value.latency_ms)),
+            ("out-rate-mbps", _decimal64(value.out_rate_mbps)),
+        ):
+            if text is not None:
+                etree.SubElement(entry, f"{{{DEVICE_NS}}}{leaf}").text = text
+    result: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return result
+
+
+def event_time(ns: int) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. `2026-11-01T10:00:00.250000Z`."""
+    moment = datetime.fromtimestamp(ns / 1e9, UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _decimal64(value: float) -> str | None:
+    """The YANG decimal64 (3 fraction digits, >= 0); None leaves out what it cannot hold."""
+    if not math.isfinite(value) or not 0 <= value < 9.2e15:
+        return None
+    return f"{value:.3f}"
+
+
+class Subscription:
+    """Follows a session's `<create-subscription>` until netconfd accepts it."""
+
+    def __init__(self) -> None:
+        self.pending: str | None = None  # the message-id awaiting netconfd's reply
+        self.active = False
+        self.chunked = False  # the framing to inject in: the one netconfd's `<ok/>` used
+
+    def request(self, payload: bytes) -> None:
+        """Look at a client message (cheaply: most are not subscriptions)."""
+        if self.active or b"create-subscription" not in payload:
+            return
+        rpc = _parse(payload)
+        if rpc is None or rpc.tag != f"{{{NC_NS}}}rpc":
+            return
+        operation = next(iter(rpc), None)
+        if operation is not None and operation.tag == f"{{{NOTIFICATION_NS}}}create-subscription":
+            self.pending = rpc.get("message-id", "")
+
+    def reply(self, payload: bytes, chunked: bool) -> bool:
+        """Whether this message of netconfd's is the `<ok/>` that starts the subscription."""
+        if self.pending is None or b"rpc-reply" not in payload:
+            return False
+        reply = _parse(payload)
+        if reply is None or reply.tag != f"{{{NC_NS}}}rpc-reply":
+            return False
+        if reply.get("message-id", "") != self.pending:
+            return False
+        self.pending = None
+        self.active = reply.find(f"{{{NC_NS}}}ok") is not None
+        self.chunked = chunked
+        return self.active
+
+
+class StateWatcher:
+    """What to inject and when: changed entries as published, every entry each second."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._sent: dict[str, InterfaceState] = {}
+        self._next_sample = 0.0
+
+    def poll(self, now: float) -> list[bytes]:
+        """The notifications due at monotonic time `now`; the first call brings a sample."""
+        payloads: list[bytes] = []
+        published = self._reload()
+        sample_due = now >= self._next_sample
+        if published is not None:
+            current, changed_at_ns = published
+            changes = {n: v for n, v in current.items() if self._sent.get(n) != v}
+            self._sent = current
+            if changes and not sample_due:  # a due sample carries the change anyway
+                payloads.append(notification(changes, changed_at_ns))
+        if sample_due and self._sent:
+            payloads.append(notification(self._sent, time.time_ns()))
+            self._next_sample = now + SAMPLE_INTERVAL_S
+        return payloads
+
+    def _reload(self) -> tuple[dict[str, InterfaceState], int] | None:
+        """The state if the file was replaced since the last look (one stat() otherwise)."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if stamp == self._stamp:
+            return None
+        published = read_state(self.path)
+        if published is not None:
+            self._stamp = stamp
+        return published
 
 
 def _take_flag(flag: str) -> bool:
@@ -146,9 +340,13 @@ class Relay:
         self.to_client = sys.stdout.fileno()
         self.upstream = Deframer()
         self.downstream = Deframer()
+        self.subscription = Subscription()
+        self.watcher = StateWatcher(os.path.join(os.path.dirname(flag), STATE_FILE))
+        self._next_watch = 0.0
 
     def client_data(self, data: bytes) -> None:
         for raw, payload, chunked in self.upstream.feed(data):
+            self.subscription.request(payload)
             # Cheap tests first: most messages are not commits, and a stat() costs a syscall.
             armed = b"commit" in payload and os.path.exists(self.flag)
             refusal = refusal_for(payload) if armed else None
@@ -158,15 +356,33 @@ class Relay:
                 _write_all(self.to_child, raw)
 
     def child_data(self, data: bytes) -> None:
-        for raw, _payload, _chunked in self.downstream.feed(data):
+        for raw, payload, chunked in self.downstream.feed(data):
             _write_all(self.to_client, raw)
+            if self.subscription.reply(payload, chunked):
+                self._next_watch = 0.0  # the current state goes out right after the <ok/>
+
+    def watch(self) -> None:
+        """Inject the notifications due now, between two whole messages of netconfd's."""
+        if not self.subscription.active or self.downstream.broken:
+            return
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_INTERVAL_S
+        for payload in self.watcher.poll(now):
+            _write_all(self.to_client, frame(payload, self.subscription.chunked))
+
+    def _timeout(self) -> float | None:
+        if not self.subscription.active:
+            return None
+        return max(0.0, self._next_watch - time.monotonic())
 
     def run(self) -> None:
         selector = selectors.DefaultSelector()
         selector.register(self.from_client, selectors.EVENT_READ, self.client_data)
         selector.register(self.from_child, selectors.EVENT_READ, self.child_data)
         while True:
-            for key, _ in selector.select():
+            for key, _ in selector.select(self._timeout()):
                 data = os.read(key.fd, 65536)
                 if not data:
                     if key.fd == self.from_child:
@@ -175,6 +391,7 @@ class Relay:
                     os.close(self.to_child)
                     continue
                 key.data(data)
+            self.watch()
 
 
 def main(argv: list[str]) -> int:

@@ -1,9 +1,12 @@
 """One lab router as the daemon sees it: its processes, its telemetry target, its config.
 
 A NETCONF router is a real netconfd behind its own sshd *plus* a telemetry-only gNMI
-target (real routers stream state over gNMI whatever they are configured with); a gNMI
-router is one target that serves config and telemetry. Ports are chosen once and kept
-across stop/start, so the inventory handed to Kubernetes stays true after a restart.
+target (most routers stream state over gNMI whatever they are configured with); a gNMI
+router is one target that serves config and telemetry. A NETCONF router with
+`telemetry: netconf` has no gNMI target: the simulated interface state is written to a
+file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
+once and kept across stop/start, so the inventory handed to Kubernetes stays true after a
+restart.
 """
 
 from __future__ import annotations
@@ -11,20 +14,22 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from pathlib import Path
 
 from lxml import etree
 
 from intentloop_intents.device import xml as device_xml
-from intentloop_lab import labstate
+from intentloop_lab import labstate, netconf_relay
 from intentloop_lab.gnmi_target import GnmiTarget
 from intentloop_lab.netconf_device import NetconfDevice
 from intentloop_lab.pki import LabPki
-from intentloop_lab.simulation import ConfiguredView, view_from_json_ietf
+from intentloop_lab.simulation import ConfiguredView, TelemetrySink, view_from_json_ietf
 from intentloop_lab.topology import Router, Topology
 
 _START_ATTEMPTS = 3
 GNMI_USERNAME = "intentloop"
+STATE_REFRESH_S = 1.0
 
 
 def free_port() -> int:
@@ -47,15 +52,36 @@ class LabRouter:
         self._gnmi_password = secrets.token_urlsafe(18)
         self._config_stamp: tuple[int, int, int] | None = None
         self._view = ConfiguredView()
+        self.state_file: InterfaceStateFile | None = None
+        if router.telemetry == "netconf":
+            path = self._netconf_dir / netconf_relay.STATE_FILE
+            self.state_file = InterfaceStateFile(path, self.interfaces)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     @property
+    def _netconf_dir(self) -> Path:
+        return self.workdir / "netconf"
+
+    @property
+    def _has_gnmi(self) -> bool:
+        return self.spec.platform == "gnmi" or self.spec.telemetry == "gnmi"
+
+    @property
     def running(self) -> bool:
-        parts = [self.gnmi, self.netconf] if self.spec.platform == "netconf" else [self.gnmi]
+        parts: list[NetconfDevice | GnmiTarget | None] = []
+        if self.spec.platform == "netconf":
+            parts.append(self.netconf)
+        if self._has_gnmi:
+            parts.append(self.gnmi)
         return all(part is not None and part.running for part in parts)
+
+    @property
+    def telemetry_sink(self) -> TelemetrySink | None:
+        """Where the simulation pushes this router's interface state."""
+        return self.state_file if self.state_file is not None else self.gnmi
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -64,7 +90,8 @@ class LabRouter:
         self.workdir.mkdir(exist_ok=True, mode=0o700)
         if self.spec.platform == "netconf":
             self._start_netconf()
-        self._start_gnmi()
+        if self._has_gnmi:
+            self._start_gnmi()
 
     def _start_netconf(self) -> None:
         if self.netconf is not None:
@@ -72,9 +99,7 @@ class LabRouter:
             return
         last: Exception | None = None
         for _ in range(_START_ATTEMPTS):
-            device = NetconfDevice(
-                name=self.name, workdir=self.workdir / "netconf", port=free_port()
-            )
+            device = NetconfDevice(name=self.name, workdir=self._netconf_dir, port=free_port())
             try:
                 device.start()
             except RuntimeError as exc:  # most likely the port was taken meanwhile
@@ -166,7 +191,6 @@ class LabRouter:
         return labstate.processes_mentioning(self.workdir)
 
     def info(self, credentials_dir: Path) -> labstate.RouterInfo:
-        assert self.gnmi is not None
         core = self.interfaces[len(self.spec.ports) :]
         netconf = None
         if self.netconf is not None:
@@ -178,13 +202,15 @@ class LabRouter:
                     credentials_dir / "ssh-privatekey", self.netconf.client_private_key_pem
                 ),
             )
-        gnmi = labstate.GnmiAccess(
-            port=self.gnmi.port,
-            serves_config=self.spec.platform == "gnmi",
-            username=GNMI_USERNAME,
-            password_file=_write_secret(credentials_dir / "gnmi-password", self._gnmi_password),
-            ca_file=self._tls.ca,
-        )
+        gnmi = None
+        if self.gnmi is not None:
+            gnmi = labstate.GnmiAccess(
+                port=self.gnmi.port,
+                serves_config=self.spec.platform == "gnmi",
+                username=GNMI_USERNAME,
+                password_file=_write_secret(credentials_dir / "gnmi-password", self._gnmi_password),
+                ca_file=self._tls.ca,
+            )
         return labstate.RouterInfo(
             name=self.name,
             platform=self.spec.platform,
@@ -197,6 +223,52 @@ class LabRouter:
             gnmi=gnmi,
             pids=self.pids(),
         )
+
+
+class InterfaceStateFile:
+    """The telemetry sink of a router without gNMI: a file its NETCONF relay watches.
+
+    The simulation's setters only record; `flush` writes the whole state (atomically) when
+    something changed, and at least every `STATE_REFRESH_S` so the file stays current
+    even if someone removed it. The relay decides what is a change and what a sample.
+    """
+
+    def __init__(self, path: Path, interfaces: tuple[str, ...]) -> None:
+        self.path = path
+        up = netconf_relay.InterfaceState(oper_up=True, latency_ms=0.0, out_rate_mbps=0.0)
+        self._values = dict.fromkeys(interfaces, up)
+        self._changed_at_ns = time.time_ns()
+        self._dirty = True
+        self._written_at = 0.0
+
+    def set_oper_status(self, interface: str, up: bool) -> None:
+        self._set(interface, self._values[interface]._replace(oper_up=up))
+
+    def set_latency(self, interface: str, ms: float) -> None:
+        self._set(interface, self._values[interface]._replace(latency_ms=ms))
+
+    def set_out_rate(self, interface: str, mbps: float) -> None:
+        self._set(interface, self._values[interface]._replace(out_rate_mbps=mbps))
+
+    def set_in_rate(self, interface: str, mbps: float) -> None:
+        """Not part of the notification (links are symmetric): nothing to record."""
+
+    def _set(self, interface: str, after: netconf_relay.InterfaceState) -> None:
+        if after != self._values[interface]:
+            self._values[interface] = after
+            self._changed_at_ns = time.time_ns()
+            self._dirty = True
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        if not self._dirty and now - self._written_at < STATE_REFRESH_S:
+            return
+        try:
+            netconf_relay.write_state(str(self.path), self._values, self._changed_at_ns)
+        except FileNotFoundError:  # the router's directory is not there (yet, or any more)
+            return
+        self._dirty = False
+        self._written_at = now
 
 
 def _write_secret(path: Path, text: str) -> Path:

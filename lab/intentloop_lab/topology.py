@@ -24,6 +24,7 @@ PortName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_/:.\-]*$")
 ]
 Platform = Literal["netconf", "gnmi"]
+Telemetry = Literal["gnmi", "netconf"]
 Role = Literal["core", "edge", "access"]
 
 CORE_PREFIX = "core-"
@@ -36,7 +37,12 @@ class _Model(BaseModel):
 
 
 class Router(_Model):
-    """One simulated router; `ports` are its customer-facing interfaces."""
+    """One simulated router; `ports` are its customer-facing interfaces.
+
+    `telemetry` says how it streams interface state: `gnmi` (a gNMI target, also beside
+    netconfd on a NETCONF router) or `netconf` (NETCONF notifications, no gNMI at all:
+    the kind of device the controller must watch without gNMI; NETCONF routers only).
+    """
 
     name: RouterName
     platform: Platform
@@ -44,6 +50,7 @@ class Router(_Model):
     role: Role = "edge"
     ports: tuple[PortName, ...] = ("eth1", "eth2")
     software_version: str = Field(default="intentloop-lab 1.0", max_length=64)
+    telemetry: Telemetry = "gnmi"
 
 
 class Link(_Model):
@@ -114,14 +121,7 @@ class Topology(_Model):
                 raise ValueError(f"{where}: a link between these routers already exists")
             seen.add(link.key())
         for router in self.routers:
-            clashing = [p for p in router.ports if p.startswith(CORE_PREFIX)]
-            if clashing:
-                raise ValueError(
-                    f"routers[{router.name}].ports: {clashing[0]!r} uses the reserved "
-                    f"prefix {CORE_PREFIX!r} of link interfaces"
-                )
-            if len(set(router.ports)) != len(router.ports):
-                raise ValueError(f"routers[{router.name}].ports: duplicate port")
+            _check_router(router)
         return self
 
     def router(self, name: str) -> Router:
@@ -144,6 +144,22 @@ class Topology(_Model):
         """Customer ports first, then one core interface per link, in topology order."""
         core = tuple(link.interface_on(router) for link in self.links_of(router))
         return self.router(router).ports + core
+
+
+def _check_router(router: Router) -> None:
+    clashing = [p for p in router.ports if p.startswith(CORE_PREFIX)]
+    if clashing:
+        raise ValueError(
+            f"routers[{router.name}].ports: {clashing[0]!r} uses the reserved "
+            f"prefix {CORE_PREFIX!r} of link interfaces"
+        )
+    if len(set(router.ports)) != len(router.ports):
+        raise ValueError(f"routers[{router.name}].ports: duplicate port")
+    if router.telemetry == "netconf" and router.platform != "netconf":
+        raise ValueError(
+            f"routers[{router.name}].telemetry: 'netconf' needs platform 'netconf' "
+            f"(a {router.platform} router streams its telemetry over gNMI)"
+        )
 
 
 def core_interface(peer: str) -> str:
