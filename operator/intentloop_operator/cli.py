@@ -59,6 +59,11 @@ def _crds(args: argparse.Namespace) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from intentloop_operator import running
 
+    if args.collectors < 0:
+        print("--collectors must be 0 (in-process) or more", file=sys.stderr)
+        return 2
+    # Read by the start-up handler that builds the runtime (`watching.load_runtime`).
+    os.environ["INTENTLOOP_COLLECTORS"] = str(args.collectors)
     return running.run(
         kubeconfig=args.kubeconfig,
         metrics_host=args.metrics_host,
@@ -94,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--priority", type=int, default=None, help="HA: peers with lower priority stand by"
     )
     op.add_argument("--peering", default=None, help="kopf peering name (HA); default: none")
+    op.add_argument(
+        "--collectors",
+        type=int,
+        default=int(os.environ.get("INTENTLOOP_COLLECTORS") or 0),
+        help="telemetry collector processes, devices split across them (0: in-process)",
+    )
     op.set_defaults(func=_operator)
 
     plancli.register(sub)

@@ -42,6 +42,18 @@ TELEMETRY_LAG = Histogram(
     "From the device's timestamp to processing",
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
+TELEMETRY_COALESCED = Counter(
+    "intentloop_telemetry_coalesced_total",
+    "Telemetry updates a collector process replaced by a newer value of the same path",
+)
+COLLECTOR_STREAMS = Gauge(
+    "intentloop_collector_streams",
+    "Device telemetry streams open on each collector process",
+    ["collector"],
+)
+COLLECTOR_RESTARTS = Counter(
+    "intentloop_collector_restarts_total", "Collector processes restarted after they exited"
+)
 ALARMS_ACTIVE = Gauge("intentloop_alarms_active", "Active alarms", ["severity"])
 SLA_VIOLATIONS = Counter("intentloop_sla_violations_total", "SLA violations detected")
 REMEDIATIONS = Counter("intentloop_remediations_total", "Re-paths by outcome", ["outcome"])

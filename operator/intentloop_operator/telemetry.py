@@ -1,8 +1,11 @@
-"""Telemetry in: one gNMI subscription per device, feeding the topology and Link status.
+"""Telemetry in: one subscription per device, feeding the topology and Link status.
 
 Each Device gets a kopf daemon holding one STREAM subscription (ON_CHANGE oper-status,
-SAMPLE latency and rate). It reconnects with capped exponential backoff; devices come and
-go with their objects, nothing restarts. Updates change the in-memory topology at once
+SAMPLE latency and rate). It reconnects with capped exponential backoff, reading the
+device's Secrets again at every attempt; devices come and go with their objects, nothing
+restarts. The stream runs in this process, or, when the operator has collector processes
+(`--collectors N`, see `collectors`), on the device's collector, which decodes there and
+ships coalesced batches back. Either way updates change the in-memory topology at once
 (so routing and alarms see them immediately) and mark the link for a status write; a
 single writer flushes dirty links at most every `FLUSH_INTERVAL_S`, the latest value
 winning, so a chatty device cannot flood the API server.
@@ -23,8 +26,9 @@ from intentloop_adapters.errors import DeviceError
 from intentloop_adapters.protocol import TelemetryUpdate
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.inventory import DeviceSpec
+from intentloop_operator import collectors, kube, logs, metrics
 from intentloop_operator import devices as device_handlers
-from intentloop_operator import kube, logs, metrics
+from intentloop_operator.collector_process import Update, Value
 from intentloop_operator.runtime import Runtime
 
 PATHS = (
@@ -41,7 +45,11 @@ log = logs.get("intentloop.telemetry")
 
 def ingest(rt: Runtime, device: str, update: TelemetryUpdate) -> None:
     """Apply one update to the runtime: topology first, then mark what must be written."""
-    m = _INTERFACE.match(update.path)
+    ingest_value(rt, device, update.path, update.value)
+
+
+def ingest_value(rt: Runtime, device: str, path: str, value: Value) -> None:
+    m = _INTERFACE.match(path)
     if m is None:
         return
     interface, leaf = m.group(1), m.group(2)
@@ -50,16 +58,31 @@ def ingest(rt: Runtime, device: str, update: TelemetryUpdate) -> None:
         return
     name = link.name
     if leaf == "oper-status":
-        rt.set_link_end(name, device, str(update.value).upper() == "UP")
-    elif leaf == "latency-ms" and isinstance(update.value, int | float):
-        rt.set_link_latency(name, float(update.value))
-    elif leaf == "out-rate-mbps" and isinstance(update.value, int | float):
-        rt.set_link_rate(name, device, float(update.value))
+        rt.set_link_end(name, device, str(value).upper() == "UP")
+    elif leaf == "latency-ms" and isinstance(value, int | float):
+        rt.set_link_latency(name, float(value))
+    elif leaf == "out-rate-mbps" and isinstance(value, int | float):
+        rt.set_link_rate(name, device, float(value))
     metrics.TELEMETRY_UPDATES.inc()
 
 
-async def _stream(rt: Runtime, name: str, spec: DeviceSpec) -> None:
+def ingest_batch(rt: Runtime, updates: list[Update]) -> None:
+    """A collector's batch: (device, path, value, timestamp_ns) each, latest per path."""
+    now = time.time_ns()
+    lag = metrics.TELEMETRY_LAG
+    for device, path, value, stamp in updates:
+        lag.observe(max(0.0, (now - stamp) / 1e9))
+        ingest_value(rt, device, path, value)
+
+
+async def _stream(
+    rt: Runtime, name: str, spec: DeviceSpec, pool: collectors.CollectorPool | None
+) -> None:
     creds = await device_handlers.credentials(spec)
+    if pool is not None:
+        document = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        await pool.stream(name, document, creds, PATHS)
+        return
     adapter = factory.telemetry_adapter(name, spec, creds)
     await adapter.connect()
     try:
@@ -78,15 +101,18 @@ async def device_telemetry(
     name: str, spec: kopf.Spec, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
     rt: Runtime = memo.runtime
+    pool: collectors.CollectorPool | None = getattr(memo, "collectors", None)
     device = DeviceSpec.model_validate(dict(spec))
-    if device.gnmi is None:
-        log.info("telemetry.none", device=name, why="no gNMI endpoint")
+    if device.gnmi is None and device.netconf is None:
+        log.info("telemetry.none", device=name, why="no gNMI or NETCONF endpoint")
         return
     attempt = 0
     while not stopped:
         started = time.monotonic()
         try:
-            await _stream(rt, name, device)
+            await _stream(rt, name, device, pool)
+        except collectors.CollectorLost as e:  # the collector went, not the device
+            log.info("telemetry.collector.lost", device=name, error=str(e)[:200])
         except (DeviceError, ValueError, kube.SecretUnavailable, OSError) as e:
             log.info("telemetry.stream.broken", device=name, error=str(e)[:200])
             # A device whose stream breaks is treated as unreachable at once (routing and

@@ -7,13 +7,23 @@ is ever routed on a half-known topology; afterwards only the changed object is a
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 from typing import Any
 
 import kopf
 
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources import GROUP, VERSION
-from intentloop_operator import alarming, assurance, batching, kube, logs, telemetry
+from intentloop_operator import (
+    alarming,
+    assurance,
+    batching,
+    collectors,
+    kube,
+    logs,
+    telemetry,
+)
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
@@ -38,6 +48,13 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
     memo.stop = asyncio.Event()
     memo.batcher = batching.Batcher(rt, memo.sessions)
     loop = assurance.Assurance(rt, memo.batcher)
+    count = collectors.from_environment(os.environ.get("INTENTLOOP_COLLECTORS"))
+    memo.collectors = None
+    if count:  # telemetry decoded in N processes; else in this one (see `telemetry`)
+        memo.collectors = collectors.CollectorPool(
+            count, apply=functools.partial(telemetry.ingest_batch, rt)
+        )
+        memo.collectors.start()
     memo.background = [
         asyncio.create_task(memo.batcher.run(memo.stop), name="batcher"),
         asyncio.create_task(loop.run(memo.stop), name="assurance"),
@@ -55,6 +72,9 @@ async def close_sessions(memo: kopf.Memo, **_: Any) -> None:
     sessions: SessionPool | None = getattr(memo, "sessions", None)
     if sessions is not None:
         await sessions.close_all()
+    pool: collectors.CollectorPool | None = getattr(memo, "collectors", None)
+    if pool is not None:
+        await pool.close()
 
 
 @kopf.on.event(GROUP, VERSION, "devices", id="topology-devices")
