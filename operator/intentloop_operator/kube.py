@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import kubernetes
+import urllib3
 
 
 class SecretUnavailable(Exception):
@@ -38,6 +43,44 @@ def core() -> Any:
 
 def custom() -> Any:
     return kubernetes.client.CustomObjectsApi(api_client())
+
+
+REQUEST_TIMEOUT_S = 30
+_JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def _object_path(plural: str, name: str | None, namespace: str | None, status: bool) -> str:
+    path = f"/apis/{GROUP}/{VERSION}"
+    if namespace is not None:
+        path += f"/namespaces/{namespace}"
+    path += f"/{plural}"
+    if name is not None:
+        path += f"/{name}"
+    return path + ("/status" if status else "")
+
+
+def request_json(
+    method: str, path: str, body: Any = None, content_type: str = _JSON
+) -> dict[str, Any]:
+    """One API call with a JSON body and reply, bypassing the generated client's model
+    (de)serialisation, which walks every value in Python and costs more than the call on
+    large objects. Authentication is the client's own. Non-2xx raises `ApiException`."""
+    client = api_client()
+    headers = {"Accept": _JSON, "Content-Type": content_type}
+    method, url, headers, _, _ = client.param_serialize(
+        method=method, resource_path=path, header_params=headers, auth_settings=["BearerToken"]
+    )
+    data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+    reply = client.rest_client.pool_manager.request(
+        method, url, body=data, headers=headers, timeout=REQUEST_TIMEOUT_S
+    )
+    if not 200 <= reply.status <= 299:
+        raise kubernetes.client.ApiException(
+            status=reply.status, reason=reply.reason, body=reply.data.decode(errors="replace")
+        ) from None
+    result: dict[str, Any] = json.loads(reply.data)
+    return result
 
 
 def _read_secret(name: str, namespace: str) -> dict[str, str]:
@@ -71,13 +114,7 @@ async def list_objects(plural: str) -> list[dict[str, Any]]:
 async def get_object(plural: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
     def call() -> dict[str, Any] | None:
         try:
-            if namespace is None:
-                obj: dict[str, Any] = custom().get_cluster_custom_object(
-                    GROUP, VERSION, plural, name
-                )
-            else:
-                obj = custom().get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-            return obj
+            return request_json("GET", _object_path(plural, name, namespace, False))
         except kubernetes.client.ApiException as e:
             if e.status == 404:
                 return None
@@ -95,15 +132,7 @@ async def create_object(
 ) -> dict[str, Any]:
     def call() -> dict[str, Any]:
         try:
-            if namespace is None:
-                obj: dict[str, Any] = custom().create_cluster_custom_object(
-                    GROUP, VERSION, plural, body
-                )
-            else:
-                obj = custom().create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, body
-                )
-            return obj
+            return request_json("POST", _object_path(plural, None, namespace, False), body)
         except kubernetes.client.ApiException as e:
             if e.status == 409:
                 raise AlreadyExists(body["metadata"]["name"]) from None
@@ -120,25 +149,9 @@ async def patch_object(
     *,
     status: bool = False,
 ) -> dict[str, Any]:
-    def call() -> dict[str, Any]:
-        api = custom()
-        if namespace is None:
-            fn = (
-                api.patch_cluster_custom_object_status
-                if status
-                else api.patch_cluster_custom_object
-            )
-            obj: dict[str, Any] = fn(GROUP, VERSION, plural, name, patch)
-        else:
-            fn = (
-                api.patch_namespaced_custom_object_status
-                if status
-                else api.patch_namespaced_custom_object
-            )
-            obj = fn(GROUP, VERSION, namespace, plural, name, patch)
-        return obj
-
-    return await asyncio.to_thread(call)
+    """A JSON merge patch of the object (or of its status subresource)."""
+    path = _object_path(plural, name, namespace, status)
+    return await asyncio.to_thread(request_json, "PATCH", path, patch, MERGE_PATCH)
 
 
 async def delete_object(plural: str, name: str, namespace: str | None = None) -> None:
@@ -198,3 +211,80 @@ async def post_event(obj: dict[str, Any], *, type: str, reason: str, message: st
         source=kubernetes.client.V1EventSource(component="intentloop"),
     )
     await asyncio.to_thread(core().create_namespaced_event, namespace, body)
+
+
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+WATCH_TIMEOUT_S = 240
+RELIST_DELAY_S = 1.0
+
+
+def follow_metadata(
+    plural: str, deliver: Callable[[str, dict[str, Any]], None], stop: threading.Event
+) -> None:
+    """List, then watch, only the metadata of a cluster-scoped kind, forever (until `stop`).
+
+    `deliver(type, metadata)` gets "SYNC" for every object of each (re-)list, then
+    ADDED / MODIFIED / DELETED. The API server sends `PartialObjectMetadata`, so following
+    a kind whose objects are large (DeviceConfig) costs neither side their bodies. Blocking:
+    run it in a thread of its own; an expired resourceVersion or a broken stream re-lists.
+    """
+    api = custom()
+    while not stop.is_set():
+        try:
+            listing = api.list_cluster_custom_object(
+                GROUP, VERSION, plural, _preload_content=False, _headers={"Accept": _METADATA_LIST}
+            )
+            body = json.loads(listing.data)
+            version = body["metadata"]["resourceVersion"]
+            for item in body.get("items") or []:
+                deliver("SYNC", item["metadata"])
+            while not stop.is_set():
+                version = _watch_once(api, plural, version, deliver, stop)
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError, _Gone):
+            stop.wait(RELIST_DELAY_S)
+        except ValueError:  # a reply we cannot read: start over
+            stop.wait(RELIST_DELAY_S)
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion is too old (HTTP 410): list again."""
+
+
+def _watch_once(
+    api: Any,
+    plural: str,
+    version: str,
+    deliver: Callable[[str, dict[str, Any]], None],
+    stop: threading.Event,
+) -> str:
+    started = time.monotonic()
+    stream = api.list_cluster_custom_object(
+        GROUP,
+        VERSION,
+        plural,
+        watch=True,
+        resource_version=version,
+        allow_watch_bookmarks=True,
+        timeout_seconds=WATCH_TIMEOUT_S,
+        _preload_content=False,
+        _headers={"Accept": _METADATA},
+    )
+    try:
+        for line in stream:
+            if stop.is_set():
+                break
+            event = json.loads(line)
+            kind, obj = event.get("type"), event.get("object", {})
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    raise _Gone()
+                raise ValueError(obj.get("message", "watch error"))
+            version = obj.get("metadata", {}).get("resourceVersion", version)
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                deliver(kind, obj["metadata"])
+    finally:
+        stream.release_conn()
+    if time.monotonic() - started < 1 and not stop.is_set():
+        stop.wait(RELIST_DELAY_S)  # a server closing at once must not make us spin
+    return version

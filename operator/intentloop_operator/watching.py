@@ -13,13 +13,13 @@ from typing import Any
 
 import kopf
 
-from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_operator import (
     alarming,
     assurance,
     batching,
     collectors,
+    desired,
     kube,
     logs,
     telemetry,
@@ -59,6 +59,7 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
         asyncio.create_task(memo.batcher.run(memo.stop), name="batcher"),
         asyncio.create_task(loop.run(memo.stop), name="assurance"),
         asyncio.create_task(telemetry.link_status_writer(rt, memo.stop), name="link-status"),
+        asyncio.create_task(desired.follow(rt, memo.stop), name="follow-deviceconfigs"),
     ]
     log.info("runtime.loaded", devices=len(lists[0]), links=len(lists[1]), services=len(lists[4]))
 
@@ -97,21 +98,3 @@ async def link_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_
         rt.remove_link(name)
     else:
         rt.upsert_link(name, dict(body.spec), dict(body.status))
-
-
-@kopf.on.event(GROUP, VERSION, "deviceconfigs", id="desired-configs")
-async def device_config_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Keep desired configs current even when another replica wrote them (HA takeover)."""
-    rt: Runtime = memo.runtime
-    device = body.spec.get("device", body.metadata.get("name"))
-    if type == "DELETED":
-        rt.desired.pop(device, None)
-        return
-    generation = int(body.metadata.get("generation") or 0)
-    if generation <= rt.desired_generation.get(device, 0):
-        return  # our own write (or older): what we hold is at least as new
-    tree = DeviceConfigTree.model_validate(dict(body.spec).get("config", {}))
-    async with rt.lock(device):  # never under a transaction on that device
-        if generation > rt.desired_generation.get(device, 0):
-            rt.desired[device] = tree
-            rt.desired_generation[device] = generation
