@@ -26,6 +26,11 @@ from intentloop_operator import kube, logs, metrics
 
 # How often reachability is re-checked (also the retry interval for unreachable devices).
 PROBE_INTERVAL_S = float(os.environ.get("INTENTLOOP_DEVICE_PROBE_INTERVAL", "20"))
+# A reachable device is declared unreachable only after this many probes in a row failed
+# for a transient reason (a timeout on a device busy with a large commit is not an outage);
+# a broken telemetry stream still marks it unreachable at once (see `telemetry`).
+MISSES_BEFORE_UNREACHABLE = 2
+_misses: dict[str, int] = {}
 MAX_CAPABILITIES = 64
 
 log = logs.get("intentloop.devices")
@@ -136,7 +141,16 @@ async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
         status = _status(body, {"reachable": False}, False, reason, str(e)[:1000])
     except DeviceError as e:
         outcome = "unreachable"
+        misses = _misses[name] = _misses.get(name, 0) + 1
+        if body.status.get("reachable") and misses < MISSES_BEFORE_UNREACHABLE:
+            bound.info("device.probe.missed", misses=misses, error=str(e)[:200])
+            metrics.RECONCILE_SECONDS.labels("Device", "missed").observe(
+                time.perf_counter() - started
+            )
+            return  # keep what the last good probe said; the next one decides
         status = _status(body, {"reachable": False}, False, cond.REASON_UNREACHABLE, str(e)[:1000])
+    else:
+        _misses.pop(name, None)
     previous = body.status.get("reachable")
     if previous != status.get("reachable"):
         bound.info("device.reachability.changed", reachable=status.get("reachable"))
