@@ -29,16 +29,23 @@ from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime, service_owner
 
 RETRY_DELAY_S = 3.0
+WAIT_DELAY_S = 10.0
 
 log = logs.get("intentloop.services")
 
 
 class Outcome(Exception):
-    """A pass that ends without Ready: phase, condition reason, message, retry or not."""
+    """A pass that ends without Ready: phase, condition reason, message, retry or not.
 
-    def __init__(self, phase: str, reason: str, message: str, *, retry: bool) -> None:
+    `waiting` outcomes are not being worked on (the service is Degraded, not Progressing)
+    but depend on the network, which changes: they are retried every `WAIT_DELAY_S`.
+    """
+
+    def __init__(
+        self, phase: str, reason: str, message: str, *, retry: bool, waiting: bool = False
+    ) -> None:
         super().__init__(message)
-        self.phase, self.reason, self.retry = phase, reason, retry
+        self.phase, self.reason, self.retry, self.waiting = phase, reason, retry, waiting
 
 
 def compile_service(
@@ -76,7 +83,9 @@ async def realise(
     try:
         r = routing.route(rt, namespace, name, spec)
     except routing.NotRoutable as e:
-        raise Outcome("Failed", e.reason, str(e), retry=False) from None
+        # Whether a route exists depends on the network (a device back, a link up,
+        # capacity released): look again now and then instead of giving up for good.
+        raise Outcome("Failed", e.reason, str(e), retry=True, waiting=True) from None
     try:
         vlan = await allocations.take(rt.allocations, "vlan", owner, uid, requested=spec.vlan)
     except alloc.PoolExhausted as e:  # may free up (deletions, lost races): keep trying
@@ -194,17 +203,26 @@ async def reconcile(
                 "phase": failure.phase,
                 "observedGeneration": body.metadata.get("generation"),
                 "conditions": conditions_for(
-                    body, False, failure.reason, str(failure), failure.retry
+                    body, False, failure.reason, str(failure), failure.retry and not failure.waiting
                 ),
             }
         )
-        kopf.warn(body, reason=failure.reason, message=str(failure)[:500])
+        if _reason_changed(body, failure.reason):  # one Event per cause, not per retry
+            kopf.warn(body, reason=failure.reason, message=str(failure)[:500])
     outcome = "ok" if failure is None else failure.reason
     metrics.RECONCILE_SECONDS.labels("NetworkService", outcome).observe(
         time.perf_counter() - started
     )
     if failure is not None and failure.retry:
-        raise kopf.TemporaryError(str(failure), delay=RETRY_DELAY_S)
+        delay = WAIT_DELAY_S if failure.waiting else RETRY_DELAY_S
+        raise kopf.TemporaryError(str(failure), delay=delay)
+
+
+def _reason_changed(body: Mapping[str, Any], reason: str) -> bool:
+    for c in (body.get("status") or {}).get("conditions", []):
+        if c.get("type") == ConditionType.READY:
+            return bool(c.get("reason") != reason)
+    return True
 
 
 @kopf.on.resume(GROUP, VERSION, "networkservices", id="service-resume")

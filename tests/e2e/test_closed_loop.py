@@ -324,6 +324,44 @@ def test_a_stopped_device_raises_unreachable_and_its_services_move_away(
     )
 
 
+@pytest.mark.e2e
+def test_a_service_to_a_stopped_device_waits_and_converges_when_it_returns(
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str
+) -> None:
+    lab.device("r6", "stop")
+    try:
+        wait_for(
+            lambda: (
+                not cluster.custom.get_cluster_custom_object(GROUP, VERSION, "devices", "r6")
+                .get("status", {})
+                .get("reachable")
+            ),
+            timeout=40,
+            what="r6 unreachable",
+        )
+        _apply(cluster, _service(namespace, "to-r6", "r1", "r6", port="eth1"))
+        waiting = wait_for(
+            lambda: (
+                (o := _svc(cluster, namespace, "to-r6")).get("status", {}).get("phase") == "Failed"
+                and o
+            ),
+            timeout=30,
+            what="Failed while r6 is down",
+        )
+        ready = next(c for c in waiting["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["reason"] == "EndpointUnreachable", ready
+    finally:
+        lab.device("r6", "start")
+    obj = wait_for(
+        lambda: _ready(cluster, namespace, "to-r6"),
+        timeout=60,
+        what="Ready once r6 is back",
+        on_fail=lambda: operator.log.read_text()[-3000:],
+    )
+    vlan = obj["status"]["allocated"]["vlan"]
+    assert any(s.vlan_id == vlan for s in running_config(lab, "r6").subinterfaces)
+
+
 def _about(record: dict[str, Any], namespace: str, name: str) -> bool:
     """Whether a Transaction record changed this service (alone, or in a batch)."""
     ref = record["spec"].get("intentRef") or {}
