@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -15,7 +15,8 @@ SPEC = {"address": "127.0.0.1", "platform": "lab", "gnmi": {"port": 1, "insecure
 
 def _body(reachable: bool | None) -> kopf.Body:
     status: dict[str, Any] = {} if reachable is None else {"reachable": reachable}
-    return kopf.Body({"metadata": {"name": "r9", "generation": 1}, "spec": SPEC, "status": status})
+    raw = {"metadata": {"name": "r9", "generation": 1}, "spec": SPEC, "status": status}
+    return kopf.Body(cast(Any, raw))
 
 
 @pytest.fixture(autouse=True)
