@@ -33,15 +33,21 @@ class Damper:
         self._done: dict[str, deque[float]] = {}  # re-path times inside the window
         self._quiet_from: dict[str, float] = {}  # end of the current hold-down
 
-    def allow(self, key: str, now: float) -> bool:
-        """Whether a re-path of `key` may run at `now`."""
-        return self.next_allowed(key, now) == 0.0
+    def allow(self, key: str, now: float, *, out_of_service: bool = False) -> bool:
+        """Whether a re-path of `key` may run at `now`.
 
-    def next_allowed(self, key: str, now: float) -> float:
+        The budget bounds churn of services that still carry traffic (SLA re-paths). A
+        service whose path is down is out of service: waiting for the window would prolong
+        an outage, so only the hold-down applies. That cannot storm either: a re-path takes
+        the service off the failed link, and only an SLA re-path — budgeted — brings it back.
+        """
+        return self.next_allowed(key, now, out_of_service=out_of_service) == 0.0
+
+    def next_allowed(self, key: str, now: float, *, out_of_service: bool = False) -> float:
         """Seconds to wait before a re-path of `key` may run (0.0: now); for requeue timers."""
         wait = self._quiet_from.get(key, now) - now
         done = self._recent(key, now)
-        if len(done) >= self.max_per_window:
+        if len(done) >= self.max_per_window and not out_of_service:
             # The oldest re-path that keeps the budget full leaves the window then.
             wait = max(wait, done[len(done) - self.max_per_window] + self.window_s - now)
         return max(wait, 0.0)

@@ -43,6 +43,7 @@ class Assurance:
         # in a way that could help (no oscillation while nothing changes)
         self.tried_at: dict[str, tuple[Any, ...]] = {}
         self.tried_reason: dict[str, str] = {}
+        self.uids: dict[str, str | None] = {}  # the service object the memory above is about
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -55,6 +56,7 @@ class Assurance:
                 log.exception("assurance.pass.failed")
 
     async def pass_once(self) -> None:
+        self._forget_gone()
         due = self._evaluate()
         # Alarms first: they describe the network as it is now (a service hit by a fault
         # is raised before it is re-pathed, and cleared by the next pass once restored).
@@ -81,20 +83,47 @@ class Assurance:
                 due.setdefault(owner, verdict.reason)
         return due
 
+    def _forget_gone(self) -> None:
+        """Damping and retry memory belong to one service object: a deleted service, or a new
+        one under the same name, starts afresh (its budget is not its predecessor's)."""
+        current = {o: obj["metadata"].get("uid") for o, obj in self.rt.services.items()}
+        for owner in list(self.uids):
+            if current.get(owner) != self.uids[owner]:
+                del self.uids[owner]
+                self.damper.forget(owner)
+                self.tried_at.pop(owner, None)
+                self.tried_reason.pop(owner, None)
+        for owner, uid in current.items():
+            self.uids.setdefault(owner, uid)
+
     async def remediate(self, owner: str, why: str) -> None:
         now = time.monotonic()
-        signature = self._signature(self.tried_reason.get(owner, ""))
-        if self.tried_at.get(owner) == signature or not self.damper.allow(owner, now):
-            return  # nothing changed since the last attempt, or damped: wait
         obj = self.rt.services.get(owner)
         if obj is None:
             self.rt.repath.discard(owner)
             return
+        signature = self._signature(self.tried_reason.get(owner, ""))
+        down = not self._path_up(obj)
+        if self.tried_at.get(owner) == signature or not self.damper.allow(
+            owner, now, out_of_service=down
+        ):
+            return  # nothing changed since the last attempt, or damped: wait
         namespace, name = owner.split("/", 1)
         async with self.rt.service_lock(owner):
             self.damper.record(owner, now)
             self.rt.repath.discard(owner)
             await self._repath(obj, namespace, name, why)
+
+    def _path_up(self, obj: dict[str, Any]) -> bool:
+        """Whether every link and device of the service's path is up."""
+        status = obj.get("status", {})
+        topo = self.rt.topology
+        links_up = all(
+            (st := topo.link(n)) is not None and st.oper_up for n in status.get("pathLinks", [])
+        )
+        return links_up and all(
+            (d := topo.device(n)) is not None and d.reachable for n in status.get("path", [])
+        )
 
     def _signature(self, reason: str) -> tuple[Any, ...]:
         """The parts of the network a failed re-path depended on. A latency bound depends on

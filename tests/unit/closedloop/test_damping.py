@@ -115,3 +115,22 @@ def test_a_link_quiet_for_long_is_as_if_it_never_flapped() -> None:
     damper.flap("l", 600.0)
     damper.flap("l", 600.5)
     assert not damper.suppressed("l", 600.5)
+
+
+def test_a_service_out_of_service_is_held_down_but_not_budgeted() -> None:
+    damper = Damper(hold_down_s=1.0, max_per_window=2, window_s=60.0)
+    for moment in (0.0, 2.0):
+        damper.record("svc", moment)
+    assert not damper.allow("svc", 4.0)  # an SLA re-path waits for the window
+    assert damper.allow("svc", 4.0, out_of_service=True)  # a dead path does not
+    damper.record("svc", 4.0)
+    assert not damper.allow("svc", 4.5, out_of_service=True)  # the hold-down still holds
+    assert damper.next_allowed("svc", 4.5, out_of_service=True) == pytest.approx(0.5)
+
+
+def test_forgetting_a_service_gives_a_new_one_of_the_same_name_a_full_budget() -> None:
+    damper = Damper(hold_down_s=1.0, max_per_window=1, window_s=60.0)
+    damper.record("ns/s-000", 0.0)
+    assert not damper.allow("ns/s-000", 5.0)
+    damper.forget("ns/s-000")
+    assert damper.allow("ns/s-000", 5.0)
