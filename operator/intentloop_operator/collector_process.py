@@ -227,8 +227,10 @@ class Collector:
         error: str | None = None
         outbox, count = self._outbox, 0
         try:
-            adapter = self._factory(device, DeviceSpec.model_validate(spec), creds)
-            await adapter.connect()
+            model = DeviceSpec.model_validate(spec)
+            adapter = self._factory(device, model, creds)
+            if model.gnmi is not None:  # a NETCONF subscription opens its own session
+                await adapter.connect()
             try:
                 async for update in adapter.subscribe(paths):
                     if update.sync:

@@ -84,7 +84,8 @@ async def _stream(
         await pool.stream(name, document, creds, PATHS)
         return
     adapter = factory.telemetry_adapter(name, spec, creds)
-    await adapter.connect()
+    if spec.gnmi is not None:  # a NETCONF subscription opens its own session
+        await adapter.connect()
     try:
         async for update in adapter.subscribe(PATHS):
             if update.sync:

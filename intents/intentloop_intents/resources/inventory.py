@@ -129,7 +129,8 @@ class DeviceSpec(CamelModel):
     netconf: NetconfEndpoint | None = None
     """NETCONF endpoint; when present, configuration goes over NETCONF."""
     gnmi: GnmiEndpoint | None = None
-    """gNMI endpoint: telemetry, and configuration for devices without NETCONF."""
+    """gNMI endpoint: telemetry, and configuration for devices without NETCONF. A device
+    without one streams its telemetry as NETCONF notifications."""
 
 
 class DeviceStatus(StatusModel):
