@@ -65,6 +65,7 @@ class NetconfAdapter:
         self._executor: ThreadPoolExecutor | None = None
         self._change: netconf_steps.Change | None = None
         self._reads = netconf_steps.read_cache()
+        self._settled_session: Any = None  # the session whose last change ended confirmed
         self._log = structlog.get_logger("intentloop.adapters.netconf").bind(device=name)
 
     # -- plumbing ----------------------------------------------------------------------
@@ -122,9 +123,21 @@ class NetconfAdapter:
             raise PermanentDeviceError(self.name, "a change is already in flight; roll it back")
         self._change = None  # a confirmed change is history; rollback now means this one
         persist_id = f"intentloop-{self.name}"
-        self._change = await self._run(
-            lambda session: netconf_steps.stage(session, desired, persist_id, self._reads)
-        )
+
+        def work(session: Any) -> netconf_steps.Change | None:
+            # A pending commit can only be someone else's (a crashed predecessor) on a
+            # session that has not cancelled one yet, or after a change of ours that did
+            # not end cleanly: otherwise skip the round trip.
+            fresh = session is not self._settled_session
+            self._settled_session = None
+            change = netconf_steps.stage(
+                session, desired, persist_id, self._reads, cancel_pending=fresh
+            )
+            if change is None:
+                self._settled_session = session
+            return change
+
+        self._change = await self._run(work)
         diff = "" if self._change is None else self._change.diff
         self._log.info("netconf.stage.done", changed_lines=diff.count("\n"))
         return diff
@@ -153,6 +166,7 @@ class NetconfAdapter:
             session.commit(persist_id=change.persist_id)
             change.phase = "confirmed"
             netconf_steps.unlock_quietly(session)
+            self._settled_session = session  # nothing of ours is pending on it
 
         await self._run(work)
         self._log.info("netconf.confirm.done")

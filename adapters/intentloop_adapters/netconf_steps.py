@@ -88,7 +88,12 @@ def edit_candidate(session: Any, edit: etree._Element) -> None:
 
 
 def stage(
-    session: Any, desired: DeviceConfigTree, persist_id: str, reads: ReadCache | None = None
+    session: Any,
+    desired: DeviceConfigTree,
+    persist_id: str,
+    reads: ReadCache | None = None,
+    *,
+    cancel_pending: bool = True,
 ) -> Change | None:
     """Lock, read running, edit the candidate with the minimal edit; None if nothing to do.
 
@@ -99,10 +104,12 @@ def stage(
     commit and the confirming one left that commit pending (persisted commits outlive
     their session); cancelling it first puts the device back on its last confirmed
     configuration, so the new transaction starts from the truth, not from a change that
-    would silently revert later.
+    would silently revert later. The caller may skip that round trip (`cancel_pending`)
+    when this session already did it and every change since was confirmed or rolled back.
     """
-    with contextlib.suppress(RPCError):
-        session.cancel_commit(persist_id=persist_id)
+    if cancel_pending:
+        with contextlib.suppress(RPCError):
+            session.cancel_commit(persist_id=persist_id)
     lock_candidate(session)
     try:
         before = read_running(session, reads)

@@ -357,3 +357,32 @@ async def test_the_yang_module_makes_the_device_refuse_out_of_range_values(
     with pytest.raises(PermanentDeviceError, match=field):
         await adapter.stage(tree)
     assert await adapter.get_config() == DeviceConfigTree()
+
+
+async def test_a_pending_commit_is_looked_for_once_per_session_not_before_every_change(
+    adapter: NetconfAdapter,
+) -> None:
+    """cancel-commit (for a crashed predecessor's pending commit) runs on the first change
+    of a session and after a change that did not end confirmed, not before every change."""
+    calls: list[str] = []
+    await adapter.get_config()  # the session exists
+    session = adapter._session
+    original = session.cancel_commit
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append("cancel")
+        return original(*args, **kwargs)
+
+    session.cancel_commit = counting
+    first = DeviceConfigTree(vlans=(Vlan(vlan_id=11, name="a"),))
+    second = DeviceConfigTree(vlans=(Vlan(vlan_id=12, name="b"),))
+    await apply(adapter, first)
+    await apply(adapter, second)
+    assert calls == ["cancel"]
+    await adapter.stage(first)
+    await adapter.commit(confirm_timeout_s=60)
+    await adapter.rollback()  # cancels its own pending commit...
+    assert calls == ["cancel", "cancel"]
+    await apply(adapter, first)  # ...and, as it did not end confirmed, the next change looks
+    assert calls == ["cancel", "cancel", "cancel"]
+    assert await adapter.get_config() == first.canonical()
