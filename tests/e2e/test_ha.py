@@ -30,6 +30,13 @@ def _start(op: Operator, log: Path, priority: int) -> tuple[subprocess.Popen[str
     return proc, port
 
 
+def _peers(cluster: Cluster) -> Any:
+    obj = cluster.custom.get_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", "intentloop-ha"
+    )
+    return obj.get("status")
+
+
 def _service(ns: str, name: str) -> str:
     return yaml.safe_dump(
         {
@@ -74,6 +81,10 @@ def test_the_standby_takes_over_when_the_active_operator_dies(
     active = standby = None
     try:
         active, _ = _start(operator, tmp_path / "active.log", 200)
+        # The standby starts once the active is on record: two replicas that both start
+        # believing they are alone both begin handling, and kopf's pause that follows does
+        # not always reach a watch already running (a start-up race of kopf's peering).
+        wait_for(lambda: _peers(cluster), timeout=30, what="the active's peering record")
         standby, _ = _start(operator, tmp_path / "standby.log", 100)
         cluster.kubectl("apply", "-f", "-", input=_service(namespace, "before"))
         wait_for(
@@ -83,6 +94,16 @@ def test_the_standby_takes_over_when_the_active_operator_dies(
         )
         assert "before" in (tmp_path / "active.log").read_text()
         assert "service-create" not in (tmp_path / "standby.log").read_text()
+        # The audit record is written just after the change: let it land before the kill,
+        # so the count below is about devices, not about a record cut short.
+        wait_for(
+            lambda: any(
+                f"pol-{namespace}.before" in d
+                for _, d in _diffs(cluster, (namespace, "intentloop-system"))
+            ),
+            timeout=20,
+            what="the audit record of the first change",
+        )
 
         active.kill()  # no goodbye: the standby must notice by itself
         active.wait()

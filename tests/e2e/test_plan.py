@@ -54,7 +54,20 @@ def test_plan_shows_per_device_diffs_without_touching_any_device(
     assert f"NetworkService {namespace}/planned: Planned" in out.stdout
     assert "## r1" in out.stdout and "## r3" in out.stdout
     assert f"pol-{namespace}.planned" in out.stdout  # the policer the change would add
+    owner = f"{namespace}/planned"
     for router in lab.state.routers:  # nothing was pushed, nothing was kept
-        assert running_config(lab, router.name) == before[router.name], router.name
+        after = running_config(lab, router.name)
+        items = (*after.interfaces, *after.vlans, *after.policers, *after.subinterfaces)
+        assert not any(owner in item.owners for item in items), router.name
+        # what other tests' services leave behind may still be going away meanwhile;
+        # nothing may have been added
+        assert set(items) <= set(
+            (
+                *before[router.name].interfaces,
+                *before[router.name].vlans,
+                *before[router.name].policers,
+                *before[router.name].subinterfaces,
+            )
+        ), router.name
     assert "planned" not in cluster.kubectl("get", "allocations").stdout
     assert "plan-" not in cluster.kubectl("get", "transactions", "-n", namespace).stdout
