@@ -65,7 +65,10 @@ def one_service(s: harness.Stack, runs: int) -> dict[str, Any]:
     ns = "bench-latency"
     s.kubectl("create", "namespace", ns)
     latencies, floors, tx_ms, rtt_ms = [], [], [], []
-    for i in range(runs):
+    first_ms = 0.0
+    # Run 0 is the first service after the operator started (its start-up work — first
+    # probes, telemetry streams, sessions — still running): reported apart, not in the stats.
+    for i in range(runs + 1):
         name = f"lat-{i}"
         body = service(ns, name, ("r1", "eth1"), ("r3", "eth1"), 10)
         seen: dict[str, float] = {}
@@ -95,13 +98,17 @@ def one_service(s: harness.Stack, runs: int) -> dict[str, Any]:
             return t.get("status", {}).get("durationMs")
 
         tx = harness.wait(recorded, 10, "transaction record")
+        s.kubectl("delete", "networkservice", name, "-n", ns, "--timeout=60s")
+        if i == 0:
+            first_ms = latency
+            continue
         latencies.append(latency)
         tx_ms.append(tx)
         rtt_ms.append(rtt)
         floors.append(tx + rtt)
-        s.kubectl("delete", "networkservice", name, "-n", ns, "--timeout=60s")
     return {
         "runs": runs,
+        "first_after_start_ms": first_ms,
         "ready_ms": {
             "median": statistics.median(latencies),
             "p99": harness.percentile(latencies, 99),
@@ -236,6 +243,8 @@ def main() -> None:
         f"| intent → Ready, median / p99 (ms) | {ready['median']:.1f} / {ready['p99']:.1f} |\n"
         f"| floor: transaction + 1 API round trip, median (ms) | {floor['median']:.1f} |\n"
         f"| ratio (median / floor) | {single['ratio_median']:.2f} (target ≤ 2) |\n"
+        f"| first service after the operator started (ms, not in the above) | "
+        f"{single['first_after_start_ms']:.0f} |\n"
     )
     if many:
         each = ", ".join(f"{r['all_ready_s']:.1f}" for r in many["each"])
