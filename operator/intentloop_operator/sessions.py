@@ -8,7 +8,6 @@ Device's spec changes.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from intentloop_adapters import factory
@@ -27,25 +26,6 @@ class UnknownDevice(Exception):
 @dataclass
 class SessionPool:
     _open: dict[str, tuple[DeviceSpec, DeviceAdapter]] = field(default_factory=dict)
-    _warming: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def warm(self, name: str, spec: DeviceSpec | None, lock: asyncio.Lock) -> None:
-        """Open the device's session in the background (under its lock), so the first change
-        after start-up or a reconnect does not pay the handshake. Failures are left to the
-        next real use, which reconnects and reports them."""
-        if spec is None or name in self._open:
-            return
-
-        async def open_it() -> None:
-            async with lock:
-                try:
-                    await self.get(name, spec)
-                except Exception as e:  # reported when a change needs the session
-                    log.info("session.warm.failed", device=name, error=str(e)[:200])
-
-        task = asyncio.create_task(open_it(), name=f"warm-{name}")
-        self._warming.add(task)
-        task.add_done_callback(self._warming.discard)
 
     async def get(self, name: str, spec: DeviceSpec | None) -> DeviceAdapter:
         if spec is None:
@@ -71,7 +51,5 @@ class SessionPool:
             log.info("session.close.failed", device=name)
 
     async def close_all(self) -> None:
-        for task in list(self._warming):
-            task.cancel()
         for name in list(self._open):
             await self.drop(name)

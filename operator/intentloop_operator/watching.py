@@ -89,8 +89,6 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
         rt.upsert_device(name, dict(body.spec), dict(body.status))
         if before is not None and before != rt.devices.get(name):
             await memo.sessions.drop(name)
-        if body.status.get("reachable"):
-            memo.sessions.warm(name, rt.devices.get(name), rt.lock(name))
 
 
 @kopf.on.event(GROUP, VERSION, "links", id="topology-links")
