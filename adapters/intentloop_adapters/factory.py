@@ -61,6 +61,12 @@ def telemetry_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> Device
     )
 
 
+def telemetry_needs_connect(spec: DeviceSpec) -> bool:
+    """Whether the telemetry adapter must `connect()` before `subscribe()`: a gNMI stream
+    runs on the adapter's channel; a NETCONF subscription opens a session of its own."""
+    return spec.gnmi is not None
+
+
 def _netconf_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> NetconfAdapter:
     from intentloop_adapters.netconf import NetconfAdapter
 

@@ -48,10 +48,6 @@ class ReadCache:
         if canonical != self._expected:
             self._expected, self._expected_form = canonical, None
 
-    def clear(self) -> None:
-        self._key, self._tree = None, None
-        self._expected, self._expected_form = None, None
-
     def read(
         self,
         key: object,

@@ -37,7 +37,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from intentloop_adapters.errors import DeviceError
-from intentloop_adapters.factory import Credentials
+from intentloop_adapters.factory import Credentials, telemetry_needs_connect
 from intentloop_adapters.protocol import TelemetryUpdate
 from intentloop_intents.resources.inventory import DeviceSpec
 from intentloop_operator import logs
@@ -229,7 +229,7 @@ class Collector:
         try:
             model = DeviceSpec.model_validate(spec)
             adapter = self._factory(device, model, creds)
-            if model.gnmi is not None:  # a NETCONF subscription opens its own session
+            if telemetry_needs_connect(model):
                 await adapter.connect()
             try:
                 async for update in adapter.subscribe(paths):

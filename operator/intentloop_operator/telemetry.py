@@ -84,7 +84,7 @@ async def _stream(
         await pool.stream(name, document, creds, PATHS)
         return
     adapter = factory.telemetry_adapter(name, spec, creds)
-    if spec.gnmi is not None:  # a NETCONF subscription opens its own session
+    if factory.telemetry_needs_connect(spec):
         await adapter.connect()
     try:
         async for update in adapter.subscribe(PATHS):
