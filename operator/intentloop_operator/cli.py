@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from intentloop_operator import crdfiles, plancli, topology_render
 
@@ -38,6 +40,19 @@ def _cluster(args: argparse.Namespace) -> int:
         return 0 if running else 3
     elif args.action == "kubeconfig":
         print(cp.kubeconfig)
+    elif args.action == "env":
+        return _print_env(cp)
+    return 0
+
+
+def _print_env(cp: Any) -> int:
+    """Lines for `eval`: the cluster's kubeconfig and its kubectl first on PATH."""
+    st = cp.state()
+    if st is None:
+        print("no local control plane: run `intentloop cluster up` first", file=sys.stderr)
+        return 3
+    print(f"export KUBECONFIG={shlex.quote(str(cp.kubeconfig))}")
+    print(f'export PATH={shlex.quote(st.bin_dir)}:"$PATH"')
     return 0
 
 
@@ -78,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     cluster = sub.add_parser("cluster", help="the local Kubernetes control plane")
-    cluster.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
+    cluster.add_argument("action", choices=["up", "down", "status", "kubeconfig", "env"])
     cluster.add_argument("--purge", action="store_true", help="down: also remove all state")
     cluster.add_argument("--state-dir", default=None)
     cluster.set_defaults(func=_cluster)

@@ -1,0 +1,87 @@
+"""The README's command sequences work as written, on a control plane and lab of their own.
+
+A newcomer copies these lines into a shell; if one of them fails (a missing step, a renamed
+flag) the README is wrong, whatever the rest of the suite says. The blocks are taken from
+README.md itself, so a change there is tested without anyone having to remember to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import REPO, Cluster
+
+README = REPO / "README.md"
+
+
+def shell_block_after(heading: str) -> str:
+    """The first ```sh block below `heading` in README.md."""
+    text = README.read_text()
+    start = text.index(heading)
+    match = re.search(r"```sh\n(.*?)```", text[start:], flags=re.S)
+    assert match is not None, f"no sh block after {heading!r}"
+    return match.group(1)
+
+
+def command_line(prefix: str) -> str:
+    """The one README line (in any block) that starts with `prefix`."""
+    lines = [line for line in README.read_text().splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, f"README has {len(lines)} lines starting with {prefix!r}"
+    return lines[0]
+
+
+@pytest.mark.e2e
+def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) -> None:
+    pieces = shell_block_after("## The pieces, one by one")
+    *steps, teardown = [line for line in pieces.splitlines() if line.strip()]
+    assert teardown.startswith("kill %1"), "the block ends by stopping what it started"
+    render = command_line(".venv/bin/intentloop topology render")
+    picture = tmp_path / "topology.svg"
+    # Run as written; the teardown line also runs if a step fails, so nothing is left behind.
+    script = "\n".join(
+        [
+            "set -euxo pipefail",
+            "trap 'set +e; " + teardown.replace("'", "'\\''") + "' EXIT",
+            *steps,
+            render.replace("topology.svg", str(picture)),
+        ]
+    )
+    state = tmp_path / "state"
+    env = {**os.environ, "INTENTLOOP_STATE_DIR": str(state)}
+    env.pop("KUBECONFIG", None)
+    out = subprocess.run(
+        ["bash", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    log = (out.stdout + out.stderr)[-6000:]
+    assert out.returncode == 0, log
+    assert "link.intentloop.io/r1-r2 condition met" in out.stdout, log
+    svg = picture.read_text()
+    assert svg.lstrip().startswith("<") and "r1-r2" in svg, "the picture shows the network"
+    assert not (state / "lab" / "lab.json").exists(), "the lab is down"
+    assert not (state / "cluster").exists(), "the control plane is down and purged"
+
+
+@pytest.mark.e2e
+def test_the_admission_example_is_refused_as_the_readme_shows(cluster: Cluster) -> None:
+    """The README's bad Link, against the suite's cluster: the error it prints is the real one."""
+    text = README.read_text()
+    block = text[text.index("$ kubectl apply -f - <<< '") :]
+    block = block[: block.index("```")]
+    command, _, rest = block.partition("\nThe Link")
+    document = command[command.index("'") + 1 : command.rindex("'")]
+    expected = [line.strip() for line in ("The Link" + rest).splitlines() if line.strip()]
+    out = cluster.kubectl("apply", "-f", "-", input=document, check=False)
+    assert out.returncode != 0
+    for line in expected:
+        assert line in out.stderr, f"README shows {line!r}; kubectl said:\n{out.stderr}"
