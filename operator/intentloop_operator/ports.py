@@ -26,6 +26,7 @@ from intentloop_operator import kube, logs
 from intentloop_operator.runtime import Runtime
 
 REASON = "PortNotAssigned"
+_RUNNING = ("Ready", "Admitted", "Degraded")  # phases in which an intent holds its ports
 
 log = logs.get("intentloop.ports")
 
@@ -46,7 +47,7 @@ def load(rt: Runtime, objects: Iterable[Mapping[str, Any]]) -> None:
 
 def _held(obj: Mapping[str, Any] | None) -> set[tenancy.Port]:
     """The ports an intent is realised on (its last admitted/provisioned spec)."""
-    if obj is None or (obj.get("status") or {}).get("phase") not in ("Ready", "Admitted"):
+    if obj is None or (obj.get("status") or {}).get("phase") not in _RUNNING:
         return set()
     return {(e["device"], e["interface"]) for e in obj.get("spec", {}).get("endpoints", [])}
 

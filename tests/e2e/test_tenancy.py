@@ -148,6 +148,32 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
     for device, port in B_PORTS:
         subs = {s.name for s in running_config(lab, device).subinterfaces}
         assert f"{port}.{vlan}" in subs, (device, subs)
+
+    # The port is given back to the other tenant: the running service is not torn down, it
+    # says it runs on a port that is no longer its namespace's.
+    assign_ports(other, B_PORTS[:1])
+    obj = wait_for(
+        lambda: _with_reason(
+            cluster, "networkservices", namespace, "grab", "Degraded", "PortNotAssigned"
+        ),
+        timeout=30,
+        what="Degraded once the port lost its assignment",
+    )
+    assert _condition(obj, "Degraded")["status"] == "True"
+    assert _condition(obj, "Ready")["status"] == "True"
+    assert "r3/eth2 is not assigned" in _condition(obj, "Degraded")["message"]
+    assert f"eth2.{vlan}" in {s.name for s in running_config(lab, "r3").subinterfaces}
+    assign_ports(namespace, B_PORTS[:1])
+    wait_for(
+        lambda: (
+            _condition(_get(cluster, "networkservices", namespace, "grab"), "Degraded").get(
+                "status"
+            )
+            == "False"
+        ),
+        timeout=30,
+        what="Degraded cleared once the port is assigned again",
+    )
     cluster.kubectl("delete", "networkservice", "grab", "-n", namespace, "--timeout=60s")
 
 
