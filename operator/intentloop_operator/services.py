@@ -108,8 +108,8 @@ async def realise(
         message = _own_words(rt, namespace, str(e))[:1000]
         raise Outcome("Failed", "ConfigConflict", message, retry=False) from None
     if not applied.ok:
-        rt.failed_transactions[owner] = applied.reason()
         reason = _own_words(rt, namespace, applied.reason())
+        rt.failed_transactions[owner] = reason  # shown in the tenant's transactionFailed alarm
         raise Outcome("Provisioning", "TransactionFailed", reason, retry=True)
     rt.failed_transactions.pop(owner, None)
     return r, vlan, applied
