@@ -150,7 +150,7 @@ async def apply_many(
     metrics.TRANSACTIONS_TOTAL.labels(str(result.outcome)).inc()
     intents = [i for i, _ in items]
     name = _record_name(intents, txid)
-    record = _readable(rt, name.split("/", 1)[0], result, before, trees)
+    record = tenantview.readable(rt, name.split("/", 1)[0], result, before, trees)
     # The audit record is written off the critical path: the change is already on the
     # devices and in DeviceConfig; the intent's status can point at the record's name now.
     task = asyncio.create_task(_record_transaction(intents, txid, record, dry_run))
@@ -161,18 +161,6 @@ async def apply_many(
 
 _RECORDING: set[asyncio.Task[str]] = set()
 
-
-def _readable(
-    rt: Runtime,
-    namespace: str,
-    result: tx.TransactionResult,
-    before: Mapping[str, DeviceConfigTree],
-    after: Mapping[str, DeviceConfigTree],
-) -> tx.TransactionResult:
-    """The record as whoever reads `namespace` may see it: a tenant only its own items."""
-    if namespace == INFRA_NAMESPACE:
-        return result
-    return tenantview.for_tenant(rt, result, namespace, before, after)
 
 
 def _record_name(intents: Sequence[IntentRef], txid: str) -> str:
@@ -209,7 +197,7 @@ async def plan(
         trees = batch_trees(rt, items)
         before = {d: rt.desired.get(d, EMPTY) for d in trees}
         result = await _run(rt, pool, trees, txid, True)
-    return _readable(rt, intent.namespace, result, before, trees)
+    return tenantview.readable(rt, intent.namespace, result, before, trees)
 
 
 async def _run(

@@ -20,6 +20,7 @@ from intentloop_intents.device import xml as device_xml
 from intentloop_operator.runtime import Runtime
 
 EMPTY = DeviceConfigTree()
+INFRA_NAMESPACE = "intentloop-system"  # the platform team's: records there are whole
 
 
 def native_diff(rt: Runtime, device: str, before: DeviceConfigTree, after: DeviceConfigTree) -> str:
@@ -28,6 +29,19 @@ def native_diff(rt: Runtime, device: str, before: DeviceConfigTree, after: Devic
         edit = device_xml.minimal_edit(before, after)
         return "" if edit is None else device_xml.to_text(edit)
     return gnmi_json.render_edits(gnmi_json.edits_between(before, after))
+
+
+def readable(
+    rt: Runtime,
+    namespace: str,
+    result: tx.TransactionResult,
+    before: Mapping[str, DeviceConfigTree],
+    after: Mapping[str, DeviceConfigTree],
+) -> tx.TransactionResult:
+    """The record as whoever reads `namespace` may see it: a tenant only its own items."""
+    if namespace == INFRA_NAMESPACE:
+        return result
+    return for_tenant(rt, result, namespace, before, after)
 
 
 def for_tenant(
