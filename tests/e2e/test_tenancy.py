@@ -134,6 +134,30 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
     assert not _owned_anywhere(lab, f"{namespace}/grab")  # nothing reached any device
     allocations = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "allocations")
     assert not [a for a in allocations["items"] if a["spec"]["owner"] == f"{namespace}/grab"]
+    plan = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Transaction",
+        "metadata": {"name": "plan-grab", "namespace": namespace},
+        "spec": {
+            "dryRun": True,
+            "intentRef": {"kind": "NetworkService", "name": "grab", "namespace": namespace},
+            "plannedService": {"endpoints": _ends(*B_PORTS), "bandwidthMbps": 5},
+        },
+    }
+    _apply(cluster, plan)
+    planned = wait_for(
+        lambda: (
+            (t := _get(cluster, "transactions", namespace, "plan-grab"))
+            .get("status", {})
+            .get("phase")
+            and t
+        ),
+        timeout=30,
+        what="the dry run's answer",
+    )
+    assert planned["status"]["phase"] == "Failed", planned["status"]  # refused like the real one
+    assert "r3/eth2, r6/eth2 are not assigned" in planned["status"]["message"]
+    assert other not in yaml.safe_dump(planned) and not planned["status"].get("devices")
 
     assign_ports(namespace, B_PORTS)  # the platform team gives the ports to this tenant
     obj = wait_for(
