@@ -199,7 +199,7 @@ async def reconcile(
     else:
         failure = None
         status = ready_status(body, r, vlan, applied, namespace)
-        _keep_port_warning(rt, namespace, name, spec, status)
+        keep_port_warning(rt, namespace, name, spec, status)
         patch.status.update(status)
         remember(rt, namespace, name, body, status, r)
         if started_at is not None:  # from the change (first attempt) to Ready, retries included
@@ -229,7 +229,7 @@ async def reconcile(
         raise kopf.TemporaryError(str(failure), delay=delay)
 
 
-def _keep_port_warning(
+def keep_port_warning(
     rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, status: dict[str, Any]
 ) -> None:
     """A service running on a port no longer assigned to it stays, but shows Degraded."""
