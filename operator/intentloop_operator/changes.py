@@ -162,7 +162,6 @@ async def apply_many(
 _RECORDING: set[asyncio.Task[str]] = set()
 
 
-
 def _record_name(intents: Sequence[IntentRef], txid: str) -> str:
     namespaces = {i.namespace for i in intents}
     namespace = next(iter(namespaces)) if len(namespaces) == 1 else INFRA_NAMESPACE
