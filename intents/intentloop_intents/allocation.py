@@ -177,7 +177,7 @@ def choose(
 
     `existing` is every allocation object of the pool; `also_taken` adds values lost in a
     create race since `existing` was read. Raises `ValueUnavailable` when the requested
-    value is excluded, outside the pool or held by someone else, `PoolExhausted` when
+    value is excluded, outside the pool or in use by another owner, `PoolExhausted` when
     nothing is left.
     """
     existing = [a for a in existing if a.pool == pool.name]
@@ -211,10 +211,9 @@ def _check_requestable(pool: Pool, value: int, holder: str | None, taken: bool) 
         raise ValueUnavailable(f"{value} is excluded from pool {pool.name}")
     if value not in pool:
         raise ValueUnavailable(f"{value} is outside pool {pool.name} ({pool.describe()})")
-    if holder is not None:
-        raise ValueUnavailable(f"{value} in pool {pool.name} is held by {holder}")
-    if taken:
-        raise ValueUnavailable(f"{value} in pool {pool.name} was just taken by another owner")
+    # Who holds it is not said: the holder may be another tenant, whose names are its own.
+    if holder is not None or taken:
+        raise ValueUnavailable(f"{value} in pool {pool.name} is already in use")
 
 
 def _hash(pool: str, owner: str) -> int:

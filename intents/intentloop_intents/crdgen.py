@@ -106,7 +106,7 @@ def schema_for(kind: Kind) -> JsonSchema:
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": True,
     }
-    return {
+    schema: JsonSchema = {
         "type": "object",
         "description": kind.description,
         "required": ["spec"],
@@ -118,6 +118,9 @@ def schema_for(kind: Kind) -> JsonSchema:
             "status": status_schema,
         },
     }
+    if kind.validations:
+        schema["x-kubernetes-validations"] = list(kind.validations)
+    return schema
 
 
 def crd_for(kind: Kind) -> JsonSchema:

@@ -83,9 +83,14 @@ async def take(
                 return await _race(cache, pool, owner, owner_uid, requested)
             except alloc.AllocationError as e:
                 last_error = e
+        if isinstance(last_error, alloc.ValueUnavailable):  # "VLAN 692 in pool ... is in use"
+            raise alloc.ValueUnavailable(f"{_LABELS.get(kind, kind)} {last_error}") from None
         if last_error is not None:
             raise last_error
         raise alloc.ValueUnavailable(f"{kind} {requested} is in no ResourcePool of kind {kind}")
+
+
+_LABELS = {"vlan": "VLAN", "vrf": "VRF", "routeTarget": "route target"}
 
 
 async def _race(
@@ -113,7 +118,7 @@ async def _race(
             await cache.refresh()
             if requested is not None:
                 raise alloc.ValueUnavailable(
-                    f"{pool.name}: value {requested} is already held by another intent"
+                    f"{requested} in pool {pool.name} is already in use"
                 ) from None
             continue
         (await cache.current())[choice.name] = alloc.Allocation(

@@ -163,6 +163,7 @@ class Assurance:
         self.tried_reason.pop(owner, None)
         metrics.REMEDIATIONS.labels("repathed").inc()
         status = services.ready_status(obj, r, vlan, applied, namespace)
+        services.keep_port_warning(self.rt, namespace, name, spec, status)
         entry.update(toPath=list(r.primary.devices), outcome="repathed")
         services.remember(self.rt, namespace, name, obj, status, r)
         message = f"{why}: {'-'.join(old_path)} -> {'-'.join(r.primary.devices)}"

@@ -24,7 +24,7 @@ from intentloop_adapters.protocol import DeviceAdapter
 from intentloop_intents import composition
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources import API_VERSION
-from intentloop_operator import kube, logs, metrics
+from intentloop_operator import kube, logs, metrics, tenantview
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
@@ -138,6 +138,7 @@ async def apply_many(
     # Which devices to lock is decided without the locks; trees are recomputed under them.
     async with locked(rt, sorted(batch_devices(rt, items))):
         trees = batch_trees(rt, items)
+        before = {d: rt.desired.get(d, EMPTY) for d in trees}
         added = {d for _, c in items for d in c}
         deferred = {d for d in _deferred(rt, trees, {}) if d not in added}
         live = {d: t for d, t in trees.items() if d not in deferred}
@@ -149,9 +150,10 @@ async def apply_many(
     metrics.TRANSACTIONS_TOTAL.labels(str(result.outcome)).inc()
     intents = [i for i, _ in items]
     name = _record_name(intents, txid)
+    record = tenantview.readable(rt, name.split("/", 1)[0], result, before, trees)
     # The audit record is written off the critical path: the change is already on the
     # devices and in DeviceConfig; the intent's status can point at the record's name now.
-    task = asyncio.create_task(_record_transaction(intents, txid, result, dry_run))
+    task = asyncio.create_task(_record_transaction(intents, txid, record, dry_run))
     _RECORDING.add(task)
     task.add_done_callback(_RECORDING.discard)
     return Applied(result, name)
@@ -186,11 +188,15 @@ def _deferred(
 async def plan(
     rt: Runtime, pool: SessionPool, intent: IntentRef, contributions: Mapping[str, DeviceConfigTree]
 ) -> tx.TransactionResult:
-    """What `apply` would change, per device, in each device's own language; touches nothing."""
+    """What `apply` would change, per device, in each device's own language; touches nothing.
+    The answer is the intent's namespace's to read: only its own items are shown."""
     items = [(intent, contributions)]
     txid = f"plan-{intent.name[:40]}-{uuid.uuid4().hex[:8]}"
     async with locked(rt, sorted(batch_devices(rt, items))):
-        return await _run(rt, pool, batch_trees(rt, items), txid, True)
+        trees = batch_trees(rt, items)
+        before = {d: rt.desired.get(d, EMPTY) for d in trees}
+        result = await _run(rt, pool, trees, txid, True)
+    return tenantview.readable(rt, intent.namespace, result, before, trees)
 
 
 async def _run(

@@ -17,7 +17,7 @@ from intentloop_intents import allocation as alloc
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.operations import TransactionSpec
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import changes, kube, routing, services
+from intentloop_operator import changes, kube, ports, routing, services
 from intentloop_operator.runtime import Runtime, service_owner
 
 
@@ -52,6 +52,9 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         if stored is None:
             return {"phase": "Failed", "message": f"NetworkService {ref.name} not found"}
         service = NetworkServiceSpec.model_validate(stored["spec"])
+    refused, _ = ports.check(rt, namespace, service.endpoints, rt.services.get(owner))
+    if refused is not None:  # refused as provisioning would refuse it
+        return {"phase": "Failed", "message": f"{ports.REASON}: {refused.message}"}
     try:
         r = routing.route(rt, namespace, ref.name, service)
         vlan = await _preview_vlan(owner, service)

@@ -28,6 +28,7 @@ HANDLER_MODULES = (
     "intentloop_operator.alarming",
     "intentloop_operator.driftcheck",
     "intentloop_operator.planning",
+    "intentloop_operator.ports",
 )
 
 

@@ -57,6 +57,8 @@ class Runtime:
     slice_members: dict[str, dict[str, int]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     allocations: AllocationCache = field(default_factory=AllocationCache)
+    # customer ports: (device, interface) -> the namespace they are assigned to
+    ports: dict[tuple[str, str], str] = field(default_factory=dict)
     # -- assurance state -------------------------------------------------------------------
     # services by owner "namespace/name": the last object seen (spec, status, uid, ...).
     services: dict[str, dict[str, Any]] = field(default_factory=dict)

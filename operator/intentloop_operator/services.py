@@ -19,12 +19,12 @@ import kopf
 from pydantic import ValidationError
 
 from intentloop_intents import allocation as alloc
-from intentloop_intents import compilation, composition
+from intentloop_intents import compilation, composition, tenancy
 from intentloop_intents import conditions as cond
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, changes, logs, metrics, routing
+from intentloop_operator import allocations, changes, logs, metrics, ports, routing
 from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime, service_owner
 
@@ -80,6 +80,9 @@ async def realise(
     rt: Runtime, batcher: Batcher, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
 ) -> tuple[routing.Routing, int, changes.Applied]:
     owner = service_owner(namespace, name)
+    refused, _ = ports.check(rt, namespace, spec.endpoints, rt.services.get(owner))
+    if refused is not None:  # nothing is pushed; looked at again: the port may be assigned
+        raise Outcome("Failed", ports.REASON, refused.message, retry=True, waiting=True)
     try:
         r = routing.route(rt, namespace, name, spec)
     except routing.NotRoutable as e:
@@ -102,12 +105,19 @@ async def realise(
     try:
         applied = await batcher.submit(intent, contributions)
     except composition.ConfigConflict as e:
-        raise Outcome("Failed", "ConfigConflict", str(e)[:1000], retry=False) from None
+        message = _own_words(rt, namespace, str(e))[:1000]
+        raise Outcome("Failed", "ConfigConflict", message, retry=False) from None
     if not applied.ok:
-        rt.failed_transactions[owner] = applied.reason()
-        raise Outcome("Provisioning", "TransactionFailed", applied.reason(), retry=True)
+        reason = _own_words(rt, namespace, applied.reason())
+        rt.failed_transactions[owner] = reason  # shown in the tenant's transactionFailed alarm
+        raise Outcome("Provisioning", "TransactionFailed", reason, retry=True)
     rt.failed_transactions.pop(owner, None)
     return r, vlan, applied
+
+
+def _own_words(rt: Runtime, namespace: str, text: str) -> str:
+    """`text` without the names of other tenants' intents (a tenant reads it in status)."""
+    return tenancy.redact(text, tenancy.foreign_owners(rt.desired.values(), namespace))
 
 
 def conditions_for(
@@ -189,6 +199,7 @@ async def reconcile(
     else:
         failure = None
         status = ready_status(body, r, vlan, applied, namespace)
+        keep_port_warning(rt, namespace, name, spec, status)
         patch.status.update(status)
         remember(rt, namespace, name, body, status, r)
         if started_at is not None:  # from the change (first attempt) to Ready, retries included
@@ -216,6 +227,14 @@ async def reconcile(
     if failure is not None and failure.retry:
         delay = WAIT_DELAY_S if failure.waiting else RETRY_DELAY_S
         raise kopf.TemporaryError(str(failure), delay=delay)
+
+
+def keep_port_warning(
+    rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, status: dict[str, Any]
+) -> None:
+    """A service running on a port no longer assigned to it stays, but shows Degraded."""
+    _, kept = ports.check(rt, namespace, spec.endpoints, rt.services.get(f"{namespace}/{name}"))
+    status["conditions"] = ports.degraded(status["conditions"], kept, status["observedGeneration"])
 
 
 def _reason_changed(body: Mapping[str, Any], reason: str) -> bool:

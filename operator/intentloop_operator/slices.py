@@ -19,8 +19,10 @@ from intentloop_intents import topology as topo
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkSliceSpec
-from intentloop_operator import logs
+from intentloop_operator import logs, ports
 from intentloop_operator.runtime import Runtime, service_owner, slice_owner
+
+WAIT_DELAY_S = 10.0
 
 log = logs.get("intentloop.slices")
 
@@ -38,7 +40,10 @@ def admit(rt: Runtime, namespace: str, name: str, spec: NetworkSliceSpec) -> lis
     devices = tuple(dict.fromkeys(e.device for e in spec.endpoints))
     routes = paths.multipoint_routes(rt.topology, devices, request)
     links = {link for r in routes for link in r.links}
+    before = rt.topology.reservation(owner)
     rt.topology.reserve(owner, links, float(spec.guaranteed_bandwidth_mbps))
+    # `kubectl get lnk` shows what is reserved: the links gained and lost are written again
+    rt.touch_links(links | (before.links if before is not None else frozenset()))
     return [
         {
             "endpoints": [r.devices[0], r.devices[-1]],
@@ -74,6 +79,17 @@ async def slice_changed(
     rt: Runtime = memo.runtime
     namespace = namespace or ""
     spec = NetworkSliceSpec.model_validate(dict(body.spec))
+    key = service_owner(namespace, name)
+    refused, kept = ports.check(rt, namespace, spec.endpoints, rt.slices.get(key))
+    if refused is not None:  # nothing reserved; looked at again: the port may be assigned
+        status = _status(body, False, ports.REASON, refused.message)
+        patch.status.update(status)
+        if _reason(body) != ports.REASON:
+            kopf.warn(body, reason=ports.REASON, message=refused.message)
+        rt.slices[key] = {"spec": dict(body.spec), "status": status}
+        held = rt.topology.release(slice_owner(namespace, name))
+        rt.touch_links(held.links if held is not None else ())
+        raise kopf.TemporaryError(refused.message, delay=WAIT_DELAY_S)
     try:
         reserved = admit(rt, namespace, name, spec)
     except paths.NoFeasiblePath as e:
@@ -86,12 +102,27 @@ async def slice_changed(
         status = _status(body, True, "Admitted", f"{spec.guaranteed_bandwidth_mbps} Mbps reserved")
         status["reserved"] = reserved
         kopf.info(body, reason="Admitted", message=status["conditions"][-1]["message"])
+    status["conditions"] = ports.degraded(status["conditions"], kept, status["observedGeneration"])
     patch.status.update(status)
-    rt.slices[service_owner(namespace, name)] = {"spec": dict(body.spec), "status": status}
+    rt.slices[key] = {"spec": dict(body.spec), "status": status}
 
 
-@kopf.on.delete(GROUP, VERSION, "networkslices", id="slice-delete", optional=True)
+def _reason(body: kopf.Body) -> str:
+    for c in body.status.get("conditions", []):
+        if c.get("type") == ConditionType.ADMITTED:
+            return str(c.get("reason", ""))
+    return ""
+
+
+# An `optional` on.delete handler runs only while some other finalizer holds the object,
+# i.e. practically never: a deleted slice kept its capacity. The watch's DELETED event
+# releases it (no finalizer needed: nothing on a device belongs to a slice).
+@kopf.on.event(
+    GROUP, VERSION, "networkslices", id="slice-delete", when=lambda type, **_: type == "DELETED"
+)
 async def slice_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime = memo.runtime
-    rt.topology.release(slice_owner(namespace or "", name))
+    held = rt.topology.release(slice_owner(namespace or "", name))
+    if held is not None:
+        rt.touch_links(held.links)
     rt.slices.pop(service_owner(namespace or "", name), None)

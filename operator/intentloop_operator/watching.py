@@ -22,6 +22,7 @@ from intentloop_operator import (
     desired,
     kube,
     logs,
+    ports,
     telemetry,
 )
 from intentloop_operator.runtime import Runtime
@@ -42,6 +43,7 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
         slices=lists[3],
         services=lists[4],
     )
+    ports.load(rt, await kube.list_objects("portassignments"))
     memo.runtime = rt
     memo.sessions = SessionPool()
     await alarming.load(rt)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import kubernetes
 import pytest
 import yaml
 
+from intentloop_intents.tenancy import assignment_name
 from intentloop_lab import control, controlplane, inventory, labstate, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,6 +91,66 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 def unique() -> Callable[[str], str]:
     tag = uuid.uuid4().hex[:6]
     return lambda base: f"{base}-{tag}"
+
+
+AssignPorts = Callable[[str, Sequence[tuple[str, str]]], None]
+
+
+@pytest.fixture
+def assign_ports(cluster: Cluster) -> Iterator[AssignPorts]:
+    """`assign_ports(namespace, [(device, interface), ...])`: PortAssignments for the test.
+
+    A port assigned elsewhere (the examples, a test that crashed) is taken over for the
+    test; at teardown every port goes back to where it was, or its assignment is deleted.
+    """
+    previous: dict[str, str | None] = {}
+
+    def assign(namespace: str, ports: Sequence[tuple[str, str]]) -> None:
+        for device, interface in ports:
+            name = assignment_name(device, interface)
+            body = {
+                "apiVersion": "intentloop.io/v1alpha1",
+                "kind": "PortAssignment",
+                "metadata": {"name": name},
+                "spec": {"device": device, "interface": interface, "tenant": namespace},
+            }
+            try:
+                cluster.custom.create_cluster_custom_object(
+                    "intentloop.io", "v1alpha1", "portassignments", body
+                )
+                previous.setdefault(name, None)
+            except kubernetes.client.ApiException as e:
+                if e.status != 409:
+                    raise
+                old = cluster.custom.get_cluster_custom_object(
+                    "intentloop.io", "v1alpha1", "portassignments", name
+                )
+                previous.setdefault(name, old["spec"]["tenant"])
+                _set_tenant(cluster, name, namespace)
+
+    yield assign
+    for name, tenant in previous.items():
+        if tenant is not None:
+            _set_tenant(cluster, name, tenant)
+            continue
+        try:
+            cluster.custom.delete_cluster_custom_object(
+                "intentloop.io", "v1alpha1", "portassignments", name
+            )
+        except kubernetes.client.ApiException as e:
+            if e.status != 404:
+                raise
+
+
+def _set_tenant(cluster: Cluster, name: str, tenant: str) -> None:
+    cluster.custom.patch_cluster_custom_object(
+        "intentloop.io", "v1alpha1", "portassignments", name, {"spec": {"tenant": tenant}}
+    )
+
+
+def lab_ports(lab: Lab) -> list[tuple[str, str]]:
+    """Every customer port of the lab."""
+    return [(r.name, port) for r in lab.state.routers for port in r.interfaces]
 
 
 class Operator:

@@ -14,7 +14,16 @@ import yaml
 
 from intentloop_intents import drift
 from intentloop_lab import control
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
+from tests.e2e.conftest import (
+    REPO,
+    AssignPorts,
+    Cluster,
+    Lab,
+    Operator,
+    lab_ports,
+    running_config,
+    wait_for,
+)
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 INFRA = "intentloop-system"
@@ -92,6 +101,12 @@ def alarms_seen(cluster: Cluster) -> Iterator[AlarmRecorder]:
 @pytest.fixture(scope="module", autouse=True)
 def pools(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def ports(lab: Lab, namespace: str, assign_ports: AssignPorts) -> None:
+    """Each test's services run in its own namespace, on lab ports assigned to it."""
+    assign_ports(namespace, lab_ports(lab))
 
 
 @pytest.mark.e2e

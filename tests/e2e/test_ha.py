@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from intentloop_lab import controlplane
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, _healthy, wait_for
+from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, _healthy, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 
@@ -72,8 +72,14 @@ def _diffs(cluster: Cluster, namespaces: tuple[str, ...]) -> list[tuple[str, str
 
 @pytest.mark.e2e
 def test_the_standby_takes_over_when_the_active_operator_dies(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, tmp_path: Path
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    tmp_path: Path,
+    assign_ports: AssignPorts,
 ) -> None:
+    assign_ports(namespace, [("r6", "eth2"), ("r4", "eth2")])
     cluster.kubectl("apply", "-f", str(REPO / "manifests" / "kopf-peering.yaml"))
     cluster.kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
     cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))

@@ -11,13 +11,19 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config
+from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, running_config
 
 
 @pytest.mark.e2e
 def test_plan_shows_per_device_diffs_without_touching_any_device(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, tmp_path: Path
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    tmp_path: Path,
+    assign_ports: AssignPorts,
 ) -> None:
+    assign_ports(namespace, [("r1", "eth2"), ("r3", "eth2")])
     cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
     service: dict[str, Any] = {
         "apiVersion": "intentloop.io/v1alpha1",

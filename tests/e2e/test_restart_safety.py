@@ -13,7 +13,16 @@ import yaml
 
 from intentloop_intents import drift
 from intentloop_intents.device import DeviceConfigTree
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
+from tests.e2e.conftest import (
+    REPO,
+    AssignPorts,
+    Cluster,
+    Lab,
+    Operator,
+    lab_ports,
+    running_config,
+    wait_for,
+)
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 TRIALS = int(__import__("os").environ.get("INTENTLOOP_CRASH_TRIALS", "10"))
@@ -112,7 +121,7 @@ def _check_devices_and_allocations(
 
 @pytest.mark.e2e
 def test_operator_killed_during_provisioning_converges_every_time(
-    cluster: Cluster, lab: Lab, operator: Operator, unique: Any
+    cluster: Cluster, lab: Lab, operator: Operator, unique: Any, assign_ports: AssignPorts
 ) -> None:
     cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
     rng = random.Random(20261122)
@@ -120,6 +129,7 @@ def test_operator_killed_during_provisioning_converges_every_time(
     for trial in range(TRIALS):
         namespace = unique(f"crash{trial}")
         cluster.kubectl("create", "namespace", namespace)
+        assign_ports(namespace, lab_ports(lab))
         cluster.kubectl("apply", "-f", "-", input=_services(namespace, rng, routers))
         time.sleep(rng.uniform(0.0, 2.5))  # the moment of the crash: anywhere in provisioning
         operator.crash_and_restart()

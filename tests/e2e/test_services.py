@@ -11,7 +11,15 @@ import kubernetes
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
+from tests.e2e.conftest import (
+    REPO,
+    AssignPorts,
+    Cluster,
+    Lab,
+    Operator,
+    running_config,
+    wait_for,
+)
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 
@@ -85,8 +93,9 @@ def test_the_examples_become_ready_and_are_on_the_devices(
 
 @pytest.mark.e2e
 def test_an_infeasible_slice_is_rejected_naming_the_bottleneck(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, assign_ports: AssignPorts
 ) -> None:
+    assign_ports(namespace, [("r1", "eth2"), ("r4", "eth2")])
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "NetworkSlice",
@@ -112,8 +121,14 @@ def test_an_infeasible_slice_is_rejected_naming_the_bottleneck(
 
 @pytest.mark.e2e
 def test_a_service_over_capacity_fails_clearly_and_configures_nothing(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, pools: None
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    pools: None,
+    assign_ports: AssignPorts,
 ) -> None:
+    assign_ports(namespace, [("r1", "eth2"), ("r4", "eth2")])
     cluster.kubectl(
         "apply", "-f", "-", input=_service(namespace, "huge", ("r1", "eth2"), ("r4", "eth2"), 50000)
     )
@@ -133,8 +148,14 @@ def test_a_service_over_capacity_fails_clearly_and_configures_nothing(
 
 @pytest.mark.e2e
 def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, pools: None
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    pools: None,
+    assign_ports: AssignPorts,
 ) -> None:
+    assign_ports(namespace, [("r3", "eth1"), ("r6", "eth1")])
     before = {r.name: running_config(lab, r.name) for r in lab.state.routers}
     cluster.kubectl(
         "apply", "-f", "-", input=_service(namespace, "upd", ("r3", "eth1"), ("r6", "eth1"), 20)
@@ -185,8 +206,14 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
 
 @pytest.mark.e2e
 def test_a_device_rejecting_its_commit_is_named_and_nothing_is_half_configured(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, pools: None
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    pools: None,
+    assign_ports: AssignPorts,
 ) -> None:
+    assign_ports(namespace, [("r5", "eth2"), ("r3", "eth2")])
     lab.device("r3", "reject")  # one-shot: r3's next commit fails with the device's error
     cluster.kubectl(
         "apply", "-f", "-", input=_service(namespace, "rej", ("r5", "eth2"), ("r3", "eth2"), 10)

@@ -267,6 +267,8 @@ __all__ = [
     "LinkSpec",
     "LinkStatus",
     "NetconfEndpoint",
+    "PortAssignmentSpec",
+    "PortAssignmentStatus",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
 ]
@@ -287,4 +289,34 @@ class AllocationSpec(CamelModel):
 
 
 class AllocationStatus(StatusModel):
+    observed_generation: int | None = None
+
+
+NamespaceName = Annotated[
+    str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
+
+# The object's name must be the port's: `<device>.<interface>`, the interface lower-cased with
+# '/', ':' and '_' written as '-'. Names are unique, so a port can have one assignment only.
+PORT_ASSIGNMENT_NAME_RULE = cel(
+    "self.metadata.name == self.spec.device + '.' + self.spec.interface.lowerAscii()"
+    ".replace('/', '-').replace(':', '-').replace('_', '-')",
+    "metadata.name must be <device>.<interface> (interface lower-cased, '/', ':' and '_' "
+    "as '-'), so that a port can be assigned only once",
+)
+
+
+class PortAssignmentSpec(CamelModel):
+    """A customer-facing port given to one tenant. Services and slices of that tenant's
+    namespace may use the port; every other namespace's are refused."""
+
+    device: K8sName
+    """Name of the Device."""
+    interface: InterfaceName
+    """The customer-facing interface on that device."""
+    tenant: NamespaceName
+    """The namespace whose intents may use the port."""
+
+
+class PortAssignmentStatus(StatusModel):
     observed_generation: int | None = None

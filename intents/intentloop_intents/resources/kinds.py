@@ -32,6 +32,8 @@ class Kind:
     status: type[BaseModel]
     description: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    # CEL rules on the whole object (they may read metadata.name, unlike the spec's own)
+    validations: tuple[dict[str, str], ...] = ()
 
     @property
     def singular(self) -> str:
@@ -104,6 +106,22 @@ KINDS: tuple[Kind, ...] = (
             Column("Owner", ".spec.owner"),
             AGE,
         ),
+    ),
+    Kind(
+        "PortAssignment",
+        "portassignments",
+        ("pa",),
+        False,
+        inventory.PortAssignmentSpec,
+        inventory.PortAssignmentStatus,
+        "A customer-facing port assigned to one tenant (namespace); its name is the lock.",
+        (
+            Column("Device", ".spec.device"),
+            Column("Interface", ".spec.interface"),
+            Column("Tenant", ".spec.tenant"),
+            AGE,
+        ),
+        (inventory.PORT_ASSIGNMENT_NAME_RULE,),
     ),
     Kind(
         "NetworkSlice",

@@ -70,8 +70,10 @@ def test_spreading_starts_at_a_point_hashed_from_the_owner_and_wraps_around() ->
 def test_a_requested_value_is_granted_only_if_free_and_in_the_pool() -> None:
     existing = held_by((100, "ns/a"))
     assert allocation.choose(vlans(), "ns/b", existing, requested=102).value == 102
-    with pytest.raises(ValueUnavailable, match="100 in pool vlans is held by ns/a"):
+    with pytest.raises(ValueUnavailable, match=r"^100 in pool vlans is already in use$"):
         allocation.choose(vlans(), "ns/b", existing, requested=100)
+    with pytest.raises(ValueUnavailable, match=r"^101 in pool vlans is already in use$"):
+        allocation.choose(vlans(), "ns/b", existing, requested=101, also_taken=[101])
     with pytest.raises(ValueUnavailable, match=r"7 is outside pool vlans \(100-104\)"):
         allocation.choose(vlans(), "ns/b", existing, requested=7)
     with pytest.raises(ValueUnavailable, match="104 is excluded"):
