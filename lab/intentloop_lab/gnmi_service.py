@@ -11,9 +11,10 @@ depend on the model (target echo, encodings, intervals, wildcards) live in `gnmi
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -127,9 +128,10 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         self._authorize(context)
         ops: list[SetOp] = []
         results: list[Any] = []
+        entries = functools.cache(lambda: [p for p, _ in self._backend.config_entries()])
         for path in request.delete:
             elems = self._writable(request.prefix, path, context)
-            ops += [SetOp("delete", each) for each in self._expand(elems)]
+            ops += [SetOp("delete", each) for each in _expand(elems, entries)]
             results.append(gnmi_pb2.UpdateResult(path=path, op=gnmi_pb2.UpdateResult.DELETE))
         for upd in request.replace:
             elems = self._writable(request.prefix, upd.path, context)
@@ -215,16 +217,6 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             )
         return config
 
-    def _expand(self, elems: PathElems) -> list[PathElems]:
-        """A delete path, or each existing node its wildcards name (gNMI §3.4.6)."""
-        pattern = tuple((name, tuple(sorted(keys.items()))) for name, keys in elems)
-        if not gnmi_spec.has_wildcard(pattern):
-            return [elems]
-        entries = [path for path, _ in self._backend.config_entries()]
-        return [
-            [(name, dict(keys)) for name, keys in concrete]
-            for concrete in gnmi_spec.expand_wildcards(pattern, entries)
-        ]
 
     def _read_config(self, elems: PathElems, context: grpc.ServicerContext) -> Any:
         try:
@@ -300,6 +292,18 @@ def _elems(prefix: Any, path: Any) -> tuple[str, LeafPath]:
 
 def _proto_path(path: LeafPath) -> Any:
     return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+
+
+def _expand(elems: PathElems, entries: Callable[[], list[LeafPath]]) -> list[PathElems]:
+    """A delete path, or each existing node its wildcards name (gNMI §3.4.6)."""
+    pattern = tuple((name, tuple(sorted(keys.items()))) for name, keys in elems)
+    maybe_many = gnmi_spec.has_wildcard(pattern) or any(keys for _, keys in pattern)
+    if not maybe_many or not gnmi_spec.names_many(pattern, entries()):
+        return [elems]
+    return [
+        [(name, dict(keys)) for name, keys in concrete]
+        for concrete in gnmi_spec.expand_wildcards(pattern, entries())
+    ]
 
 
 def _decode_value(val: Any, context: grpc.ServicerContext) -> object:

@@ -105,6 +105,19 @@ def has_wildcard(elems: Sequence[Elem]) -> bool:
     return any(name == "*" or any(v == "*" for _, v in keys) for name, keys in elems)
 
 
+def names_many(pattern: LeafPath, entries: Iterable[LeafPath]) -> bool:
+    """Whether a delete path can name several nodes: a `*`, or an element giving only some
+    of the keys its list has (§3.4.6: wildcards "MUST support paths specifying a subset of
+    attributes required to identify entries within a collection")."""
+    if has_wildcard(pattern):
+        return True
+    for entry in entries:
+        for (p_name, p_keys), (name, keys) in zip(pattern, entry, strict=False):
+            if p_name == name and p_keys and {k for k, _ in p_keys} < {k for k, _ in keys}:
+                return True
+    return False
+
+
 def expand_wildcards(pattern: LeafPath, entries: Iterable[LeafPath]) -> list[LeafPath]:
     """The concrete paths a wildcard delete names (§3.4.6: "If a wildcard path is utilised,
     the wildcards MUST be expanded by the target"): every existing entry the pattern's
