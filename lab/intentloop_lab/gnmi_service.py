@@ -87,9 +87,7 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
 
     def Get(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorize(context)
-        if request.encoding not in gnmi_spec.SERVED_ENCODINGS:
-            name = gnmi_pb2.Encoding.Name(request.encoding)
-            _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"encoding {name} is not supported")
+        _check_encoding(request.encoding, context)
         notifications = []
         for path in request.path or [gnmi_pb2.Path()]:
             found = self._get_one(request, path, context)
@@ -163,6 +161,7 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         if not first.HasField("subscribe"):
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "first request must subscribe")
         request = first.subscribe
+        _check_encoding(request.encoding, context)
         sink = self._sink(request, context)
         config = self._backend.config_entries
         if request.mode in (gnmi_pb2.SubscriptionList.ONCE, gnmi_pb2.SubscriptionList.POLL):
@@ -217,7 +216,6 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             )
         return config
 
-
     def _read_config(self, elems: PathElems, context: grpc.ServicerContext) -> Any:
         try:
             return self._backend.read_config(elems)
@@ -267,7 +265,7 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             for leaf in self._state_leaves(origin, elems, context, absent=None):
                 chosen.setdefault(leaf.path, self._interest(leaf, sub))
         prefix = gnmi_spec.reply_prefix(request.prefix)
-        return Sink(list(chosen.values()), config_patterns, prefix)
+        return Sink(list(chosen.values()), config_patterns, prefix, request.encoding)
 
     def _interest(self, leaf: StateLeaf, sub: Any) -> Interest:
         on_change = leaf.pushed and (
@@ -284,14 +282,15 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         )
 
 
-def _elems(prefix: Any, path: Any) -> tuple[str, LeafPath]:
-    origin = path.origin or prefix.origin
-    elems = tuple((e.name, tuple(sorted(e.key.items()))) for e in (*prefix.elem, *path.elem))
-    return origin, elems
+_elems = gnmi_spec.path_elems
+_proto_path = gnmi_spec.proto_path
+_show = gnmi_spec.show_path
 
 
-def _proto_path(path: LeafPath) -> Any:
-    return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+def _check_encoding(encoding: int, context: grpc.ServicerContext) -> None:
+    if encoding not in gnmi_spec.SERVED_ENCODINGS:  # §3.3.1: MUST be Unimplemented, naming it
+        name = gnmi_pb2.Encoding.Name(encoding)
+        _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"encoding {name} is not supported")
 
 
 def _expand(elems: PathElems, entries: Callable[[], list[LeafPath]]) -> list[PathElems]:
@@ -316,11 +315,6 @@ def _decode_value(val: Any, context: grpc.ServicerContext) -> object:
     if which in ("string_val", "bool_val", "uint_val", "int_val"):
         return getattr(val, which)
     _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"values encoded as {which} are not accepted")
-
-
-def _show(origin: str, elems: LeafPath) -> str:
-    body = "/" + "/".join(n + "".join(f"[{k}={v}]" for k, v in keys) for n, keys in elems)
-    return f"{origin}:{body}" if origin else body
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:

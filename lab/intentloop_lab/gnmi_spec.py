@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from pygnmi.spec.v080 import gnmi_pb2
 
 from intentloop_lab.gnmi_state import Elem, LeafPath, Value, matches
-from intentloop_lab.gnmi_streams import typed_value
 
 JSON = gnmi_pb2.Encoding.JSON
 JSON_IETF = gnmi_pb2.Encoding.JSON_IETF
@@ -53,10 +52,24 @@ def encode_scalar(value: Value, encoding: int) -> gnmi_pb2.TypedValue:
     return encode_tree(value, encoding)
 
 
-def encode_tree(value: object, encoding: int) -> gnmi_pb2.TypedValue:
+def typed_value(value: Value) -> gnmi_pb2.TypedValue:
+    if isinstance(value, bool):
+        return gnmi_pb2.TypedValue(bool_val=value)
+    if isinstance(value, int):
+        return gnmi_pb2.TypedValue(uint_val=value)
+    if isinstance(value, float):
+        return gnmi_pb2.TypedValue(double_val=value)
+    return gnmi_pb2.TypedValue(string_val=value)
+
+
+def encode_tree(value: object, encoding: int, *, subtree: int | None = None) -> gnmi_pb2.TypedValue:
     """Configuration (a subtree, or one leaf) in the requested encoding (§2.3).
 
-    JSON and JSON_IETF carry any subtree; PROTO only scalar leaves (§2.3.3)."""
+    JSON and JSON_IETF carry any subtree; PROTO only scalar leaves (§2.3.3), so `subtree`
+    says what to do with a subtree asked for in PROTO: refuse it (Get), or send it as
+    JSON_IETF (a subscription that watches configuration entries)."""
+    if encoding == PROTO and not isinstance(value, str | int | float) and subtree is not None:
+        encoding = subtree
     if encoding == PROTO:
         if not isinstance(value, str | int | float):
             raise EncodingError(
@@ -67,6 +80,23 @@ def encode_tree(value: object, encoding: int) -> gnmi_pb2.TypedValue:
     if encoding == JSON:
         return gnmi_pb2.TypedValue(json_val=raw)
     return gnmi_pb2.TypedValue(json_ietf_val=raw)
+
+
+def path_elems(prefix: gnmi_pb2.Path, path: gnmi_pb2.Path) -> tuple[str, LeafPath]:
+    """The origin and elements of `path` below `prefix` (§2.4.1)."""
+    origin = path.origin or prefix.origin
+    elems = tuple((e.name, tuple(sorted(e.key.items()))) for e in (*prefix.elem, *path.elem))
+    return origin, elems
+
+
+def proto_path(path: LeafPath) -> gnmi_pb2.Path:
+    return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+
+
+def show_path(origin: str, elems: LeafPath) -> str:
+    """The conventional text of a path, for error messages."""
+    body = "/" + "/".join(n + "".join(f"[{k}={v}]" for k, v in keys) for n, keys in elems)
+    return f"{origin}:{body}" if origin else body
 
 
 def in_schema(pattern: LeafPath, leaves: Iterable[LeafPath]) -> bool:

@@ -15,7 +15,6 @@ timestamp is 0, and controllers order updates by it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from typing import Any
 
 from pygnmi.spec.v080 import gnmi_pb2
 
+from intentloop_lab import gnmi_spec
 from intentloop_lab.gnmi_state import LeafPath, StateLeaf, Value, matches
 
 DEFAULT_SAMPLE_NS = 1_000_000_000
@@ -59,6 +59,7 @@ class Sink:
     interests: Sequence[Interest]
     config_patterns: Sequence[LeafPath] = ()  # below /intentloop-device:device
     prefix: gnmi_pb2.Path | None = None  # of every notification: the request's target
+    encoding: int = gnmi_spec.PROTO  # of scalar values (the SubscriptionList's encoding)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _batches: deque[Batch] = field(default_factory=lambda: deque(maxlen=BACKLOG))
     _closed: bool = False
@@ -69,13 +70,13 @@ class Sink:
     def publish(self, timestamp_ns: int, changed: Sequence[LeafPath]) -> None:
         hits = [self._on_change[p] for p in changed if p in self._on_change]
         if hits:
-            updates = [update(i.path, i.leaf.read(timestamp_ns)) for i in hits]
+            updates = [update(i.path, i.leaf.read(timestamp_ns), self.encoding) for i in hits]
             self._push((timestamp_ns, updates, []))
 
     def publish_config(self, timestamp_ns: int, changes: Sequence[ConfigChange]) -> None:
         hits = [c for c in changes if self.wants_config(c[0])]
         if hits:
-            updates = [config_update(p, v) for p, v in hits if v is not None]
+            updates = [config_update(p, v, self.encoding) for p, v in hits if v is not None]
             deletes = [config_path(p) for p, v in hits if v is None]
             self._push((timestamp_ns, updates, deletes))
 
@@ -146,18 +147,8 @@ class Hub:
             sink.close()
 
 
-def typed_value(value: Value) -> gnmi_pb2.TypedValue:
-    if isinstance(value, bool):
-        return gnmi_pb2.TypedValue(bool_val=value)
-    if isinstance(value, int):
-        return gnmi_pb2.TypedValue(uint_val=value)
-    if isinstance(value, float):
-        return gnmi_pb2.TypedValue(double_val=value)
-    return gnmi_pb2.TypedValue(string_val=value)
-
-
-def update(path: gnmi_pb2.Path, value: Value) -> gnmi_pb2.Update:
-    return gnmi_pb2.Update(path=path, val=typed_value(value))
+def update(path: gnmi_pb2.Path, value: Value, encoding: int) -> gnmi_pb2.Update:
+    return gnmi_pb2.Update(path=path, val=gnmi_spec.encode_scalar(value, encoding))
 
 
 def config_path(entry: LeafPath) -> gnmi_pb2.Path:
@@ -166,9 +157,11 @@ def config_path(entry: LeafPath) -> gnmi_pb2.Path:
     return gnmi_pb2.Path(origin=CONFIG_ORIGIN, elem=elems)
 
 
-def config_update(entry: LeafPath, value: dict[str, Any]) -> gnmi_pb2.Update:
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    return gnmi_pb2.Update(path=config_path(entry), val=gnmi_pb2.TypedValue(json_ietf_val=raw))
+def config_update(entry: LeafPath, value: dict[str, Any], encoding: int) -> gnmi_pb2.Update:
+    """A configuration entry: JSON when asked for, otherwise JSON_IETF (PROTO has no
+    message for a subtree, gNMI §2.3.3)."""
+    val = gnmi_spec.encode_tree(value, encoding, subtree=gnmi_spec.JSON_IETF)
+    return gnmi_pb2.Update(path=config_path(entry), val=val)
 
 
 def notification(
@@ -194,12 +187,14 @@ def snapshot(
     updates = []
     for interest in sink.interests:
         value = interest.leaf.read(now)
-        updates.append(update(interest.path, value))
+        updates.append(update(interest.path, value, sink.encoding))
         if schedule is not None:
             schedule.sent(interest, value, now)
     if sink.config_patterns:
         updates += [
-            config_update(p, v) for p, v in config() if v is not None and sink.wants_config(p)
+            config_update(p, v, sink.encoding)
+            for p, v in config()
+            if v is not None and sink.wants_config(p)
         ]
     return notification(now, updates, prefix=sink.prefix) if updates else None
 
@@ -226,7 +221,8 @@ class Schedule:
     (gNMI §3.5.1.5.2). ON_CHANGE leaves with a heartbeat are resent every heartbeat
     whether they changed or not."""
 
-    def __init__(self, interests: Sequence[Interest], start_ns: int) -> None:
+    def __init__(self, interests: Sequence[Interest], start_ns: int, encoding: int) -> None:
+        self._encoding = encoding
         self._periodic = [i for i in interests if i.period_ns > 0]
         self._due = {id(i): start_ns + i.period_ns for i in self._periodic}
         self._last: dict[int, tuple[Value, int]] = {}
@@ -251,7 +247,7 @@ class Schedule:
             if self._redundant(interest, value, now_ns):
                 continue
             self.sent(interest, value, now_ns)
-            updates.append(update(interest.path, value))
+            updates.append(update(interest.path, value, self._encoding))
         return updates
 
     def _redundant(self, interest: Interest, value: Value, now_ns: int) -> bool:
@@ -273,7 +269,7 @@ def stream(
 ) -> Iterator[gnmi_pb2.SubscribeResponse]:
     """A STREAM subscription: current values, sync_response, then changes and samples."""
     start = time.time_ns()
-    schedule = Schedule(sink.interests, start)
+    schedule = Schedule(sink.interests, start, sink.encoding)
     if updates_only:
         yield SYNC
     else:
