@@ -65,10 +65,15 @@ def proto(message: Any) -> str:
     return text_format.MessageToString(message, as_one_line=True)
 
 
-def subscription(*subs: Any, mode: int = gnmi_pb2.SubscriptionList.STREAM, target: str = "") -> str:
+def subscription(
+    *subs: Any,
+    mode: int = gnmi_pb2.SubscriptionList.STREAM,
+    target: str = "",
+    encoding: int = gnmi_pb2.Encoding.PROTO,
+) -> str:
     request = gnmi_pb2.SubscribeRequest(
         subscribe=gnmi_pb2.SubscriptionList(
-            prefix=gnmi_pb2.Path(target=target), subscription=subs, mode=mode
+            prefix=gnmi_pb2.Path(target=target), subscription=subs, mode=mode, encoding=encoding
         )
     )
     return proto(request)
@@ -191,12 +196,13 @@ def test_paths_in_no_served_model_are_unimplemented_and_absent_elements_not_foun
     assert sub_unknown.value.code == "UNIMPLEMENTED", sub_unknown.value
 
 
-def test_scalars_come_back_in_the_encoding_the_get_asked_for(
+def test_scalars_come_back_in_the_encoding_the_request_asked_for(
     lab_target: tuple[GnmiLabHandle, GnmiCli],
 ) -> None:
-    """§2.3 and §3.3.1: values are serialised in the requested encoding — PROTO as typed
-    scalars (§2.3.3), JSON as a bare JSON value, JSON_IETF per RFC 7951 (a 64-bit counter
-    is a JSON string, RFC 7951 §6.1) — and an unsupported encoding is UNIMPLEMENTED."""
+    """§2.3, §3.3.1 and §3.5.1.2: values are serialised in the encoding the Get or the
+    SubscriptionList asks for — PROTO as typed scalars (§2.3.3), JSON as a bare JSON value,
+    JSON_IETF per RFC 7951 (a 64-bit counter is a JSON string, RFC 7951 §6.1) — and an
+    unsupported encoding is UNIMPLEMENTED, naming it."""
     handle, cli = lab_target
     handle.target.set_in_rate("eth1", 100.0)
     leaves = [path(OPER_STATUS.format("eth1")), path(IN_OCTETS.format("eth1"))]
@@ -217,6 +223,13 @@ def test_scalars_come_back_in_the_encoding_the_get_asked_for(
         get(gnmi_pb2.Encoding.ASCII)
     assert ascii_refused.value.code == "UNIMPLEMENTED"
     assert "ASCII" in ascii_refused.value.message
+    once = gnmi_pb2.SubscriptionList.ONCE
+    for encoding, field in [(gnmi_pb2.Encoding.JSON, "json_val"), (gnmi_pb2.Encoding.PROTO, "")]:
+        subs = [gnmi_pb2.Subscription(path=p) for p in leaves]
+        with cli.subscribe(subscription(*subs, mode=once, encoding=encoding)) as stream:
+            values = updated(stream.next())
+        assert values["state/oper-status"].WhichOneof("value") == (field or "string_val")
+        assert values["counters/in-octets"].WhichOneof("value") == (field or "uint_val")
     served = set(cli.capabilities().supported_encodings)
     assert served >= {gnmi_pb2.Encoding.JSON, gnmi_pb2.Encoding.JSON_IETF, gnmi_pb2.Encoding.PROTO}
 
