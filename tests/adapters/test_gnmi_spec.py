@@ -62,7 +62,8 @@ def json_ietf(value: object) -> Any:
 
 
 def proto(message: Any) -> str:
-    return text_format.MessageToString(message, as_one_line=True)
+    text: str = text_format.MessageToString(message, as_one_line=True)
+    return text
 
 
 def subscription(
