@@ -16,6 +16,7 @@ import pytest
 from google.protobuf import text_format
 from pygnmi.spec.v080 import gnmi_pb2
 
+from intentloop_intents.device import DeviceConfigTree, Vlan
 from intentloop_lab.pki import LabPki
 from tests.adapters.gnmi_cli import GnmiCli, GnmiCliError
 from tests.adapters.gnmi_fixtures import GnmiLabHandle, start_target
@@ -330,3 +331,36 @@ def test_wildcard_deletes_remove_every_matching_entry(
     tree = json.loads(reply.notification[0].update[0].val.json_ietf_val)
     assert "vlan" not in tree
     assert [(s["parent"], s["vlan-id"]) for s in tree["subinterface"]] == [("eth2", 100)]
+
+
+async def test_gnmi_cli_reads_back_what_the_operator_adapter_configured(
+    lab_target: tuple[GnmiLabHandle, GnmiCli],
+) -> None:
+    """The operator's adapter and a client we did not write agree on the device: what the
+    adapter commits, gnmi_cli reads with Get, and a gnmi_cli ON_CHANGE subscription to the
+    configuration sees the adapter's next commit (§3.3, §3.5.1.5.2)."""
+    handle, cli = lab_target
+    adapter = handle.make_adapter(username=cli.username, password=cli.password)
+    await adapter.connect()
+    try:
+        desired = DeviceConfigTree(vlans=(Vlan(vlan_id=42, name="blue"),))
+        await adapter.stage(desired)
+        await adapter.commit(30)
+        await adapter.confirm()
+        reply = cli.get(proto(gnmi_pb2.GetRequest(path=[config()], encoding=4)))
+        tree = json.loads(reply.notification[0].update[0].val.json_ietf_val)
+        assert [(v["vlan-id"], v["name"]) for v in tree["vlan"]] == [(42, "blue")]
+        watch = gnmi_pb2.Subscription(
+            path=config("/device/vlan"), mode=gnmi_pb2.SubscriptionMode.ON_CHANGE
+        )
+        with cli.subscribe(subscription(watch)) as stream:
+            stream.until(lambda r: r.sync_response)
+            await adapter.stage(DeviceConfigTree(vlans=(Vlan(vlan_id=43, name="red"),)))
+            await adapter.commit(30)
+            await adapter.confirm()
+            added = stream.until(lambda r: any(u.path.elem[-1].key for u in r.update.update))
+            keys = {u.path.elem[-1].key["vlan-id"] for u in added.update.update}
+            gone = {p.elem[-1].key["vlan-id"] for p in added.update.delete}
+            assert keys == {"43"} and gone == {"42"}
+    finally:
+        await adapter.close()
