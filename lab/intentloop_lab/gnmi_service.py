@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class Backend(Protocol):
 class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._set_lock = threading.Lock()
         self._paths = {leaf.path: _proto_path(leaf.path) for leaf in backend.state.leaves}
 
     def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -124,6 +126,10 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
 
     def Set(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorize(context)
+        with self._set_lock:  # a wildcard expands against the very tree its Set changes
+            return self._set(request, context)
+
+    def _set(self, request: Any, context: grpc.ServicerContext) -> Any:
         ops: list[SetOp] = []
         results: list[Any] = []
         entries = functools.cache(lambda: [p for p, _ in self._backend.config_entries()])

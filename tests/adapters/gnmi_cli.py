@@ -18,12 +18,13 @@ import os
 import queue
 import re
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from google.protobuf import text_format
 from pygnmi.spec.v080 import gnmi_pb2
@@ -129,21 +130,24 @@ class GnmiCli:
 
     def subscribe(self, request: str) -> Subscription:
         """Open a Subscribe from a `gnmi.SubscribeRequest` text proto (close it when done)."""
+        # gRPC's own logging, kept out of the replies; the Subscription closes it.
+        log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         process = subprocess.Popen(
             self._command("-display_type", "proto", "-proto", request),
             env=self._env(),
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=log,
             text=True,
         )
-        return Subscription(process, self.timeout_s)
+        return Subscription(process, self.timeout_s, log)
 
 
 class Subscription:
     """The responses of one gnmi_cli Subscribe, as SubscribeResponse messages in order."""
 
-    def __init__(self, process: subprocess.Popen[str], timeout_s: float) -> None:
+    def __init__(self, process: subprocess.Popen[str], timeout_s: float, log: IO[str]) -> None:
         self._process = process
+        self._log = log
         self._timeout_s = timeout_s
         self._responses: queue.Queue[Any] = queue.Queue()
         self.received: list[Any] = []
@@ -180,7 +184,9 @@ class Subscription:
         if response is None:
             self._responses.put(None)  # stay ended for later calls
             self._process.wait(timeout=self._timeout_s)
-            raise _error("".join(self.output)) if self.output else EOFError("stream ended")
+            self._log.seek(0)
+            printed = "".join(self.output) or self._log.read()
+            raise _error(printed) if printed else EOFError("stream ended")
         self.received.append(response)
         return response
 
@@ -199,6 +205,7 @@ class Subscription:
         self._process.wait(timeout=self._timeout_s)
         if self._process.stdout is not None:
             self._process.stdout.close()
+        self._log.close()
 
     def __enter__(self) -> Subscription:
         return self
