@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
 export PYTHONPATH := operator:intents:adapters:lab
 
-.PHONY: help setup venv system-deps controlplane lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
+.PHONY: help setup venv system-deps controlplane gnmi-cli lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
 
 IMAGE ?= ghcr.io/intentloop/intentloop:0.1.0
 KIND_CLUSTER ?= intentloop
@@ -36,7 +36,11 @@ system-deps:
 controlplane:
 	@bash hack/build-k8s.sh >/dev/null
 
-setup: venv system-deps controlplane
+# gnmi_cli, the reference gNMI client (openconfig/gnmi), which the adapter tests drive.
+gnmi-cli:
+	@bash hack/build-gnmi-cli.sh >/dev/null
+
+setup: venv system-deps controlplane gnmi-cli
 
 lint: venv
 	$(BIN)/ruff check .
@@ -61,7 +65,7 @@ crds-check: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-adapters-test: venv system-deps
+adapters-test: venv system-deps gnmi-cli
 	$(BIN)/pytest -q tests/adapters
 
 e2e: setup

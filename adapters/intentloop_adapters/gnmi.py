@@ -245,7 +245,7 @@ class GnmiAdapter:
         return gnmi_pb2.SubscriptionList(
             subscription=subscriptions,
             mode=gnmi_pb2.SubscriptionList.STREAM,
-            encoding=gnmi_pb2.Encoding.JSON_IETF,
+            encoding=gnmi_pb2.Encoding.PROTO,  # telemetry leaves as typed scalars
         )
 
     def _read(self, call: Any, queue: LatestValueQueue) -> None:

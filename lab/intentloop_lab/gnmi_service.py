@@ -1,23 +1,28 @@
 """The gNMI service of a lab router: protobuf in, protobuf out, device behaviour elsewhere.
 
 Built on pygnmi's compiled protos (one registration of `gnmi.proto` per process). Errors
-follow the gNMI specification's status codes: refused values INVALID_ARGUMENT, unknown paths
-NOT_FOUND, unsupported encodings and features UNIMPLEMENTED, a device refusing a commit
+follow the gNMI specification's status codes: refused values and intervals INVALID_ARGUMENT,
+an absent element of a served model NOT_FOUND (Get only: a STREAM waits for it to appear),
+paths in no served model and unsupported encodings UNIMPLEMENTED, a device refusing a commit
 FAILED_PRECONDITION, wrong credentials UNAUTHENTICATED. The message names the node at fault,
-because that is what a person reading the controller's status needs.
+because that is what a person reading the controller's status needs. The rules that do not
+depend on the model (target echo, encodings, intervals, wildcards) live in `gnmi_spec`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, Protocol
 
 import grpc
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
+from intentloop_lab import gnmi_spec
 from intentloop_lab.gnmi_schema import SchemaError
 from intentloop_lab.gnmi_state import LeafPath, RouterState, StateLeaf
 from intentloop_lab.gnmi_streams import (
@@ -29,7 +34,6 @@ from intentloop_lab.gnmi_streams import (
     Sink,
     dump,
     stream,
-    typed_value,
 )
 from intentloop_lab.gnmi_tree import PathElems, PathError
 
@@ -39,7 +43,6 @@ STATE_MODEL = gnmi_pb2.ModelData(
     name="intentloop-lab-state", organization="intentloop", version="0.1"
 )
 GNMI_VERSION = "0.8.0"
-_JSON_ENCODINGS = (gnmi_pb2.Encoding.JSON, gnmi_pb2.Encoding.JSON_IETF)
 
 
 class CommitRejected(Exception):
@@ -72,6 +75,7 @@ class Backend(Protocol):
 class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._set_lock = threading.Lock()
         self._paths = {leaf.path: _proto_path(leaf.path) for leaf in backend.state.leaves}
 
     def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -79,44 +83,59 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         models = [MODEL, STATE_MODEL] if self._backend.serve_config else [STATE_MODEL]
         return gnmi_pb2.CapabilityResponse(
             supported_models=models,
-            supported_encodings=[gnmi_pb2.Encoding.JSON_IETF],
+            supported_encodings=list(gnmi_spec.SERVED_ENCODINGS),
             gNMI_version=GNMI_VERSION,
         )
 
     def Get(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorize(context)
-        if request.encoding not in _JSON_ENCODINGS:
-            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only JSON_IETF encoding is served")
-        kind = request.type
+        _check_encoding(request.encoding, context)
         notifications = []
         for path in request.path or [gnmi_pb2.Path()]:
-            origin, elems = _elems(request.prefix, path)
-            config = self._config_elems(origin, elems, context)
-            now = time.time_ns()
-            if config is not None:
-                if kind in (gnmi_pb2.GetRequest.STATE, gnmi_pb2.GetRequest.OPERATIONAL):
-                    continue
-                value = self._read_config(config, context)
-                val = _json_value(value, request.encoding)
-                update = gnmi_pb2.Update(path=path, val=val)
-                notifications.append(
-                    gnmi_pb2.Notification(timestamp=now, prefix=request.prefix, update=[update])
-                )
-            elif kind != gnmi_pb2.GetRequest.CONFIG:
-                leaves = self._state_leaves(origin, elems, context)
-                updates = [
-                    gnmi_pb2.Update(path=self._paths[leaf.path], val=typed_value(leaf.read(now)))
-                    for leaf in leaves
-                ]
-                notifications.append(gnmi_pb2.Notification(timestamp=now, update=updates))
+            found = self._get_one(request, path, context)
+            if found is not None:
+                notifications.append(found)
         return gnmi_pb2.GetResponse(notification=notifications)
+
+    def _get_one(self, request: Any, path: Any, context: grpc.ServicerContext) -> Any | None:
+        """The Notification for one path of a GetRequest (None: filtered out by type)."""
+        origin, elems = _elems(request.prefix, path)
+        config = self._config_elems(origin, elems, context)
+        kind, encoding, now = request.type, request.encoding, time.time_ns()
+        if config is not None:
+            if kind in (gnmi_pb2.GetRequest.STATE, gnmi_pb2.GetRequest.OPERATIONAL):
+                return None
+            value = self._read_config(config, context)
+            try:
+                val = gnmi_spec.encode_tree(value, encoding)
+            except gnmi_spec.EncodingError as exc:
+                _abort(context, grpc.StatusCode.UNIMPLEMENTED, str(exc))
+            update = gnmi_pb2.Update(path=path, val=val)
+            return gnmi_pb2.Notification(timestamp=now, prefix=request.prefix, update=[update])
+        if kind == gnmi_pb2.GetRequest.CONFIG:
+            return None
+        leaves = self._state_leaves(origin, elems, context, absent=grpc.StatusCode.NOT_FOUND)
+        updates = [
+            gnmi_pb2.Update(
+                path=self._paths[leaf.path], val=gnmi_spec.encode_scalar(leaf.read(now), encoding)
+            )
+            for leaf in leaves
+        ]
+        prefix = gnmi_spec.reply_prefix(request.prefix)
+        return gnmi_pb2.Notification(timestamp=now, prefix=prefix, update=updates)
 
     def Set(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorize(context)
+        with self._set_lock:  # a wildcard expands against the very tree its Set changes
+            return self._set(request, context)
+
+    def _set(self, request: Any, context: grpc.ServicerContext) -> Any:
         ops: list[SetOp] = []
         results: list[Any] = []
+        entries = functools.cache(lambda: [p for p, _ in self._backend.config_entries()])
         for path in request.delete:
-            ops.append(SetOp("delete", self._writable(request.prefix, path, context)))
+            elems = self._writable(request.prefix, path, context)
+            ops += [SetOp("delete", each) for each in _expand(elems, entries)]
             results.append(gnmi_pb2.UpdateResult(path=path, op=gnmi_pb2.UpdateResult.DELETE))
         for upd in request.replace:
             elems = self._writable(request.prefix, upd.path, context)
@@ -134,7 +153,11 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         except CommitRejected as exc:
             _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        return gnmi_pb2.SetResponse(timestamp=time.time_ns(), response=results)
+        # The request's prefix (and so its target) is kept: the results' paths are relative
+        # to it, as the request's were (gNMI §2.2.2.1, §3.4.2).
+        return gnmi_pb2.SetResponse(
+            prefix=request.prefix, timestamp=time.time_ns(), response=results
+        )
 
     def Subscribe(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         self._authorize(context)
@@ -144,6 +167,7 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         if not first.HasField("subscribe"):
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "first request must subscribe")
         request = first.subscribe
+        _check_encoding(request.encoding, context)
         sink = self._sink(request, context)
         config = self._backend.config_entries
         if request.mode in (gnmi_pb2.SubscriptionList.ONCE, gnmi_pb2.SubscriptionList.POLL):
@@ -188,10 +212,13 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
         origin, elems = _elems(prefix, path)
         config = self._config_elems(origin, elems, context)
         if config is None:
+            served = not origin and gnmi_spec.in_schema(elems, self._paths)
             _abort(
                 context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{_show(origin, elems)}: not configuration; only {MODULE}:device is writable",
+                grpc.StatusCode.INVALID_ARGUMENT if served else grpc.StatusCode.UNIMPLEMENTED,
+                f"{_show(origin, elems)}: "
+                + ("read-only state" if served else "in no model this target serves")
+                + f"; only {MODULE}:device is writable",
             )
         return config
 
@@ -202,12 +229,28 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
 
     def _state_leaves(
-        self, origin: str, elems: LeafPath, context: grpc.ServicerContext
+        self,
+        origin: str,
+        elems: LeafPath,
+        context: grpc.ServicerContext,
+        *,
+        absent: grpc.StatusCode | None,
     ) -> list[StateLeaf]:
+        """The state leaves a path selects. A path of no served model is UNIMPLEMENTED
+        (gNMI §3.3.4, §3.5.2.4); a served path with nothing there yet is `absent` (Get:
+        NOT_FOUND) or, with `absent=None`, no leaves (a subscription waits for it)."""
         leaves = self._backend.state.select(elems) if not origin else []
-        if not leaves:
-            _abort(context, grpc.StatusCode.NOT_FOUND, f"{_show(origin, elems)}: no such path")
-        return leaves
+        if leaves:
+            return leaves
+        if origin or not gnmi_spec.in_schema(elems, self._paths):
+            _abort(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{_show(origin, elems)}: in no model this target serves",
+            )
+        if absent is not None:
+            _abort(context, absent, f"{_show(origin, elems)}: no such element")
+        return []
 
     def _sink(self, request: Any, context: grpc.ServicerContext) -> Sink:
         """The leaves (and config entries) a SubscriptionList selects, each with its mode."""
@@ -219,33 +262,53 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
             if config is not None:  # configuration is always reported on change
                 config_patterns.append(tuple((n, tuple(sorted(k.items()))) for n, k in config))
                 continue
-            interval = max(sub.sample_interval or DEFAULT_SAMPLE_NS, MIN_SAMPLE_NS)
-            for leaf in self._state_leaves(origin, elems, context):
-                on_change = leaf.pushed and (
-                    sub.mode == gnmi_pb2.SubscriptionMode.ON_CHANGE
-                    or (sub.mode == gnmi_pb2.SubscriptionMode.TARGET_DEFINED and leaf.on_change)
+            try:
+                gnmi_spec.check_intervals(
+                    sub.sample_interval, sub.heartbeat_interval, minimum_ns=MIN_SAMPLE_NS
                 )
-                chosen.setdefault(
-                    leaf.path, Interest(leaf, self._paths[leaf.path], on_change, interval)
-                )
-        return Sink(list(chosen.values()), config_patterns)
+            except gnmi_spec.IntervalError as exc:
+                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{_show(origin, elems)}: {exc}")
+            for leaf in self._state_leaves(origin, elems, context, absent=None):
+                chosen.setdefault(leaf.path, self._interest(leaf, sub))
+        prefix = gnmi_spec.reply_prefix(request.prefix)
+        return Sink(list(chosen.values()), config_patterns, prefix, request.encoding)
+
+    def _interest(self, leaf: StateLeaf, sub: Any) -> Interest:
+        on_change = leaf.pushed and (
+            sub.mode == gnmi_pb2.SubscriptionMode.ON_CHANGE
+            or (sub.mode == gnmi_pb2.SubscriptionMode.TARGET_DEFINED and leaf.on_change)
+        )
+        return Interest(
+            leaf,
+            self._paths[leaf.path],
+            on_change,
+            sub.sample_interval or DEFAULT_SAMPLE_NS,
+            heartbeat_ns=sub.heartbeat_interval,
+            suppress_redundant=sub.suppress_redundant,
+        )
 
 
-def _elems(prefix: Any, path: Any) -> tuple[str, LeafPath]:
-    origin = path.origin or prefix.origin
-    elems = tuple((e.name, tuple(sorted(e.key.items()))) for e in (*prefix.elem, *path.elem))
-    return origin, elems
+_elems = gnmi_spec.path_elems
+_proto_path = gnmi_spec.proto_path
+_show = gnmi_spec.show_path
 
 
-def _proto_path(path: LeafPath) -> Any:
-    return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+def _check_encoding(encoding: int, context: grpc.ServicerContext) -> None:
+    if encoding not in gnmi_spec.SERVED_ENCODINGS:  # §3.3.1: MUST be Unimplemented, naming it
+        name = gnmi_pb2.Encoding.Name(encoding)
+        _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"encoding {name} is not supported")
 
 
-def _json_value(value: Any, encoding: int) -> Any:
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    if encoding == gnmi_pb2.Encoding.JSON:
-        return gnmi_pb2.TypedValue(json_val=raw)
-    return gnmi_pb2.TypedValue(json_ietf_val=raw)
+def _expand(elems: PathElems, entries: Callable[[], list[LeafPath]]) -> list[PathElems]:
+    """A delete path, or each existing node its wildcards name (gNMI §3.4.6)."""
+    pattern = tuple((name, tuple(sorted(keys.items()))) for name, keys in elems)
+    maybe_many = gnmi_spec.has_wildcard(pattern) or any(keys for _, keys in pattern)
+    if not maybe_many or not gnmi_spec.names_many(pattern, entries()):
+        return [elems]
+    return [
+        [(name, dict(keys)) for name, keys in concrete]
+        for concrete in gnmi_spec.expand_wildcards(pattern, entries())
+    ]
 
 
 def _decode_value(val: Any, context: grpc.ServicerContext) -> object:
@@ -258,11 +321,6 @@ def _decode_value(val: Any, context: grpc.ServicerContext) -> object:
     if which in ("string_val", "bool_val", "uint_val", "int_val"):
         return getattr(val, which)
     _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"values encoded as {which} are not accepted")
-
-
-def _show(origin: str, elems: LeafPath) -> str:
-    body = "/" + "/".join(n + "".join(f"[{k}={v}]" for k, v in keys) for n, keys in elems)
-    return f"{origin}:{body}" if origin else body
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
