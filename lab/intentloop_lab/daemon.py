@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from intentloop_lab import control, labstate
+from intentloop_lab import control, labstate, netplan
 from intentloop_lab.pki import LabPki
 from intentloop_lab.routers import LabRouter
 from intentloop_lab.simulation import Simulation, TelemetryPublisher
@@ -45,6 +45,7 @@ class LabDaemon:
         self.topology = topology
         self.state_dir = state_dir.absolute()
         self.sim = Simulation(topology)
+        self.plan = netplan.plan_lab(topology, netplan.new_lab_id())
         self.publisher = TelemetryPublisher()
         self.routers: dict[str, LabRouter] = {}  # filled by run(): it touches the disk
         self._busy: set[str] = set()  # routers being stopped or started: leave them alone
@@ -155,7 +156,25 @@ class LabDaemon:
             socket=self.state_dir / labstate.SOCKET_FILE,
             log_file=self.state_dir / labstate.LOG_FILE,
             ca_file=self.state_dir / labstate.PKI_DIR / "ca.crt",
-            routers=tuple(r.info(r.workdir / "credentials") for r in self.routers.values()),
+            routers=tuple(
+                r.info(r.workdir / "credentials").model_copy(
+                    update={"netns": self.plan.routers[r.name]}
+                )
+                for r in self.routers.values()
+            ),
+            lab_id=self.plan.lab_id,
+            sites=tuple(
+                labstate.SiteInfo(
+                    device=site.router,
+                    port=site.port,
+                    netns=site.site_end.netns,
+                    interface=site.site_end.kernel,
+                    address=site.site_end.address,
+                    router_address=site.router_end.address,
+                    attachment=site.router_end.attachment,
+                )
+                for site in self.plan.sites
+            ),
             links=tuple(
                 labstate.LinkInfo(
                     name=link.name,
