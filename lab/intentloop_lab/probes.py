@@ -83,7 +83,7 @@ class Prober:
         return round(min(samples) + self.declared_ms.get(link, 0.0), 2)
 
 
-def _stamped(sock: socket.socket) -> tuple[bytes, int, object] | None:
+def _stamped(sock: socket.socket) -> tuple[bytes, int, tuple[str, int]] | None:
     """One datagram, the kernel's arrival time (ns, wall clock) and its sender."""
     try:
         payload, ancillary, _flags, sender = sock.recvmsg(64, _ANCILLARY)
