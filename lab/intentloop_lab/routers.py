@@ -3,8 +3,8 @@
 A NETCONF router is a real netconfd behind its own sshd *plus* a telemetry-only gNMI
 target (most routers stream state over gNMI whatever they are configured with); a gNMI
 router is one target that serves config and telemetry. A NETCONF router with
-`telemetry: netconf` has no gNMI target: the simulated interface state is written to a
-file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
+`telemetry: netconf` has no gNMI target: the interface state read from its kernel is
+written to a file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
 once and kept across stop/start, so the inventory handed to Kubernetes stays true after a
 restart.
 """
@@ -87,7 +87,7 @@ class LabRouter:
 
     @property
     def telemetry_sink(self) -> TelemetrySink | None:
-        """Where the simulation pushes this router's interface state."""
+        """Where the daemon pushes this router's interface state (read from its kernel)."""
         return self.state_file if self.state_file is not None else self.gnmi
 
     # --- lifecycle ----------------------------------------------------------------------

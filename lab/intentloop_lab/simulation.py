@@ -160,7 +160,7 @@ def _push(
 class InterfaceStateFile:
     """The telemetry sink of a router without gNMI: a file its NETCONF relay watches.
 
-    The simulation's setters only record; `flush` writes the whole state (atomically) when
+    The publisher's setters only record; `flush` writes the whole state (atomically) when
     something changed, and at least every `STATE_REFRESH_S` so the file stays current
     even if someone removed it. The relay decides what is a change and what a sample.
     """
