@@ -87,6 +87,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.closedloop
 	$(BIN)/python -m benchmarks.telemetry_state
 	$(BIN)/python -m benchmarks.ha
+	$(BIN)/python -m benchmarks.lab_scale
 
 # For users with Docker (no container engine is needed for anything above).
 docker-build:
