@@ -153,6 +153,8 @@ class DataPlane:
                     latency_ms=self._latency(router, model),
                     out_rate_mbps=out_rate,
                     in_rate_mbps=in_rate,
+                    in_octets=seen.rx_bytes,
+                    out_octets=seen.tx_bytes,
                 )
         return values
 

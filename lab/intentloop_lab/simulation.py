@@ -29,6 +29,8 @@ class InterfaceTelemetry:
     latency_ms: float
     out_rate_mbps: float
     in_rate_mbps: float = 0.0
+    in_octets: int = 0  # the kernel's byte counters
+    out_octets: int = 0
 
 
 @dataclass
@@ -105,6 +107,8 @@ class TelemetrySink(Protocol):
 
     def set_in_rate(self, interface: str, mbps: float) -> None: ...
 
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None: ...
+
 
 class TelemetryPublisher:
     """Pushes kernel readings into gNMI targets, only what changed since the last push.
@@ -155,6 +159,11 @@ def _push(
         sink.set_out_rate(interface, value.out_rate_mbps)
     if before is None or before.in_rate_mbps != value.in_rate_mbps:
         sink.set_in_rate(interface, value.in_rate_mbps)
+    if before is None or (before.in_octets, before.out_octets) != (
+        value.in_octets,
+        value.out_octets,
+    ):
+        sink.set_counters(interface, value.in_octets, value.out_octets)
 
 
 class InterfaceStateFile:
@@ -183,7 +192,10 @@ class InterfaceStateFile:
         self._set(interface, self._values[interface]._replace(out_rate_mbps=mbps))
 
     def set_in_rate(self, interface: str, mbps: float) -> None:
-        """Not part of the notification (links are symmetric): nothing to record."""
+        """Not part of the notification: nothing to record."""
+
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None:
+        """Not part of the notification: nothing to record."""
 
     def _set(self, interface: str, after: netconf_relay.InterfaceState) -> None:
         if after != self._values[interface]:

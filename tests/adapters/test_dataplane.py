@@ -69,6 +69,11 @@ def link(netns: str, name: str) -> dict[str, object]:
     return found[0]
 
 
+def link_stats(netns: str, name: str) -> dict[str, dict[str, int]]:
+    found = json.loads(ip(netns, "-j", "-s", "link", "show", "dev", name))
+    return {"tx": found[0]["stats64"]["tx"], "rx": found[0]["stats64"]["rx"]}
+
+
 def ping(netns: str, address: str, count: int = 1) -> bool:
     done = subprocess.run(
         ["ip", "netns", "exec", netns, "ping", "-c", str(count), "-W", "1", "-i", "0.2", address],
@@ -267,6 +272,9 @@ def test_traffic_over_a_service_shows_in_the_link_counters(
         try:
             assert wait_for(lambda: gnmi("a").get(rate) > 1.0)  # ~5 Mbps of 1400-byte pings
             assert wait_for(lambda: gnmi("c").get(rate) > 1.0)  # the replies, the other way
+            sent = link_stats(lab.router("a").netns, "core-b")["tx"]["bytes"]
+            octets = "/interfaces/interface[name=core-b]/state/counters/out-octets"
+            assert wait_for(lambda: int(gnmi("a").get(octets)) >= sent)  # the kernel's count
         finally:
             flood.kill()
             flood.wait()
