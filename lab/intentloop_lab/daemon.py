@@ -172,6 +172,8 @@ class LabDaemon:
         self._publish()
 
     def _forward(self, router: LabRouter) -> None:
+        if router.forwards_in_commit:
+            return  # its commits reach the agent themselves; a poll could only race them
         tree = router.running_tree()
         if self._refused.get(router.name) == tree:
             return  # refused already: wait for the next change rather than retry each tick
