@@ -74,7 +74,7 @@ class LabDaemon:
             self.dataplane.attach(loop)
             await self._start_all()
             self._refresh()
-            await self._settle(self.dataplane.measured)
+            await self._settle(self.dataplane.settled)
             server = await self._serve()
             self._write_state()
             log.info("lab.ready", topology=self.topology.name, routers=len(self.routers))
