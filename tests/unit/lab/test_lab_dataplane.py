@@ -6,10 +6,12 @@ and the reconciliation are checked line by line, fast.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vrf
-from intentloop_lab import agent, labstate, netplan, sites
+from intentloop_lab import agent, dataplane, labstate, lifecycle, netplan, sites
 from intentloop_lab.topology import parse_topology
 
 TOPOLOGY = parse_topology(
@@ -177,3 +179,14 @@ def test_a_site_vlan_interface_meets_the_routers_sub_interface(plan: netplan.Lab
     assert f"id {sub.vni} local {sub.remote} remote {sub.local} dev port0 " in create
     with pytest.raises(ValueError, match="not a VLAN id"):
         sites.vlan_commands(site, 4095)
+
+
+def test_without_root_lab_up_fails_at_once_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(dataplane.os, "geteuid", lambda: 1000)
+    with pytest.raises(lifecycle.LabStartError) as refused:
+        lifecycle.start(tmp_path / "state", None)
+    message = str(refused.value)
+    assert "\n" not in message and "root" in message and "network namespaces" in message
+    assert not (tmp_path / "state").exists()  # nothing was started or written
