@@ -1,15 +1,20 @@
-"""The lab daemon: one background process that runs a whole simulated network.
+"""The lab daemon: one background process that runs a whole network.
 
-`intentloop lab up` starts it detached; it starts every router on free loopback ports, runs
-the simulation, serves the control socket, and writes `lab.json` once everything answers —
-so the file's presence means "ready". SIGTERM (or SIGINT) stops every router and removes
-everything it created except its log, so a stopped lab leaves no process, socket or
-directory behind. One flock on `daemon.pid` keeps two daemons off one state directory.
+`intentloop lab up` starts it detached; it builds the data plane (a network namespace per
+router and per customer site, veths for links and ports, see `dataplane`), starts every
+router's management plane on free loopback ports, serves the control socket, and writes
+`lab.json` once everything answers — so the file's presence means "ready". SIGTERM (or
+SIGINT) stops every router and removes everything it created except its log, so a stopped
+lab leaves no process, namespace, socket or directory behind. One flock on `daemon.pid`
+keeps two daemons off one state directory.
 
-The event loop owns the simulation (no locks needed): faults are applied and pushed to the
-gNMI targets (or, for routers without gNMI, to the state file their NETCONF relay turns
-into notifications) before the command is answered, so ON_CHANGE subscribers hear about a
-failed link within milliseconds; slow work (starting sshd, a NETCONF tamper) runs in threads.
+The event loop owns the fault bookkeeping (no locks needed). Every tick it reads each
+router's running config into its device agent (NETCONF routers; gNMI routers apply in their
+Set path) and the kernel's interface state and the probes' latencies into the gNMI targets
+(or, for routers without gNMI, the state file their NETCONF relay turns into
+notifications). A fault is a kernel change, read back and pushed before the command is
+answered, so ON_CHANGE subscribers hear about a failed link within milliseconds; slow work
+(starting sshd, a NETCONF tamper) runs in threads.
 """
 
 from __future__ import annotations
@@ -17,38 +22,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import fcntl
+import functools
 import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from intentloop_lab import control, labstate
+from intentloop_intents.device import DeviceConfigTree
+from intentloop_lab import control, labstate, netplan
+from intentloop_lab.dataplane import DataPlane
+from intentloop_lab.kernel import CommandError
 from intentloop_lab.pki import LabPki
 from intentloop_lab.routers import LabRouter
-from intentloop_lab.simulation import Simulation, TelemetryPublisher
+from intentloop_lab.simulation import Faults, TelemetryPublisher
 from intentloop_lab.topology import Topology, default_topology, load_topology
 
 log = structlog.get_logger("intentloop_lab.daemon")
 
 TICK_S = 0.2
+SETTLE_S = 2.0  # how long a fault may take to show in the kernel's operational state
 
 
 class LabDaemon:
     def __init__(self, *, topology: Topology, state_dir: Path) -> None:
         self.topology = topology
         self.state_dir = state_dir.absolute()
-        self.sim = Simulation(topology)
+        self.sim = Faults(topology)
+        self.plan = netplan.plan_lab(topology, netplan.new_lab_id())
+        self.dataplane = DataPlane(topology, self.plan, self.state_dir)
         self.publisher = TelemetryPublisher()
         self.routers: dict[str, LabRouter] = {}  # filled by run(): it touches the disk
         self._busy: set[str] = set()  # routers being stopped or started: leave them alone
         self._stopped: set[str] = set()  # routers a person stopped on purpose
+        self._refused: dict[str, DeviceConfigTree] = {}  # configs the kernel would not take
         self._stop = asyncio.Event()
 
     # --- the whole life -----------------------------------------------------------------
@@ -58,8 +70,11 @@ class LabDaemon:
             loop.add_signal_handler(signum, self._stop.set)
         server: asyncio.AbstractServer | None = None
         try:
+            await asyncio.to_thread(self.dataplane.build)
+            self.dataplane.attach(loop)
             await self._start_all()
             self._refresh()
+            await self._settle(self.dataplane.settled)
             server = await self._serve()
             self._write_state()
             log.info("lab.ready", topology=self.topology.name, routers=len(self.routers))
@@ -88,13 +103,24 @@ class LabDaemon:
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise RuntimeError(f"{len(failures)} router(s) did not start: {failures[0]}")
+        for name, router in self.routers.items():
+            router.attach_agent(self.dataplane.agents[name])
+
+    async def _settle(self, done: Callable[[], bool]) -> None:
+        """Tick until `done()` (the kernel caught up with a change), at most SETTLE_S."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_S
+        while not done() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+            self._publish()
 
     async def _serve(self) -> asyncio.AbstractServer:
         path = self.state_dir / labstate.SOCKET_FILE
         path.unlink(missing_ok=True)
         old_umask = os.umask(0o177)  # the socket is 0600 from birth
         try:
-            return await asyncio.start_unix_server(self._client, path=str(path))
+            return await asyncio.start_unix_server(
+                functools.partial(control.serve_client, dispatch=self._dispatch), path=str(path)
+            )
         finally:
             os.umask(old_umask)
 
@@ -122,27 +148,46 @@ class LabDaemon:
         for name, result in zip(self.routers, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("lab.router.destroy.failed", router=name, error=str(result))
+        try:
+            await asyncio.to_thread(self.dataplane.destroy)
+        except Exception as exc:
+            log.error("lab.netns.destroy.failed", error=str(exc))
         for leftover in (labstate.ROUTERS_DIR, labstate.PKI_DIR):
             shutil.rmtree(self.state_dir / leftover, ignore_errors=True)
         log.info("lab.stopped")
 
-    # --- simulation ---------------------------------------------------------------------
+    # --- data plane ---------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Read configs, notice crashed routers, push whatever changed into the targets."""
+        """Forward configs, notice crashed routers, push the kernel's state into the targets."""
         for name, router in self.routers.items():
             if name in self._busy:
                 continue
             alive = router.running
             if self.sim.is_running(name) != alive and name not in self._stopped:
                 log.warning("lab.router.crashed" if not alive else "lab.router.back", router=name)
-            self.sim.set_running(name, running=alive)
+                self.sim.set_running(name, running=alive)
+                self.dataplane.apply_faults(self.sim, [name])
             if alive:
-                self.sim.set_config(name, router.config_view())
+                self._forward(router)
         self._publish()
+
+    def _forward(self, router: LabRouter) -> None:
+        if router.forwards_in_commit:
+            return  # its commits reach the agent themselves; a poll could only race them
+        tree = router.running_tree()
+        if self._refused.get(router.name) == tree:
+            return  # refused already: wait for the next change rather than retry each tick
+        try:
+            self.dataplane.agents[router.name].apply(tree)
+        except CommandError as exc:  # a NETCONF commit the kernel refused: best effort
+            self._refused[router.name] = tree
+            log.warning("lab.agent.refused", router=router.name, error=str(exc))
+            return
+        self._refused.pop(router.name, None)
 
     def _publish(self) -> None:
         sinks = {n: sink for n, r in self.routers.items() if (sink := r.telemetry_sink) is not None}
-        self.publisher.publish(self.sim.telemetry(), sinks)
+        self.publisher.publish(self.dataplane.telemetry(list(self.routers)), sinks)
         for router in self.routers.values():
             if router.state_file is not None:  # routers whose telemetry is NETCONF
                 router.state_file.flush()
@@ -155,60 +200,29 @@ class LabDaemon:
             socket=self.state_dir / labstate.SOCKET_FILE,
             log_file=self.state_dir / labstate.LOG_FILE,
             ca_file=self.state_dir / labstate.PKI_DIR / "ca.crt",
-            routers=tuple(r.info(r.workdir / "credentials") for r in self.routers.values()),
-            links=tuple(
-                labstate.LinkInfo(
-                    name=link.name,
-                    a=link.a,
-                    a_interface=link.a_interface,
-                    b=link.b,
-                    b_interface=link.b_interface,
-                    capacity_mbps=link.capacity_mbps,
-                    latency_ms=link.latency_ms,
-                    cost=link.cost,
-                    srlgs=link.srlgs,
+            routers=tuple(
+                r.info(r.workdir / "credentials").model_copy(
+                    update={"netns": self.plan.routers[r.name]}
                 )
-                for link in self.topology.links
+                for r in self.routers.values()
             ),
+            links=labstate.link_infos(self.topology),
+            lab_id=self.plan.lab_id,
+            sites=self.dataplane.site_infos(),
         )
         labstate.write_state(self.state_dir, state)
 
     # --- control API --------------------------------------------------------------------
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            line = await reader.readline()
-            if line.strip():
-                writer.write(await self._answer(line))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    async def _answer(self, line: bytes) -> bytes:
-        try:
-            request = control.parse_request(line)
-        except ValueError as exc:
-            return control.encode_reply(ok=False, error=f"bad request: {exc}")
-        try:
-            result = await self._dispatch(request)
-        except (KeyError, ValueError, RuntimeError, OSError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            log.warning("lab.control.refused", op=request.op, error=str(message))
-            return control.encode_reply(ok=False, error=str(message))
-        except Exception as exc:  # a bug of ours: say so instead of hanging up silently
-            log.error("lab.control.failed", op=request.op, error=repr(exc))
-            return control.encode_reply(ok=False, error=f"lab daemon error: {exc!r}")
-        return control.encode_reply(ok=True, result=result)
-
     async def _dispatch(self, request: control.AnyRequest) -> Any:
         if isinstance(request, control.LinkAdmin):
             link = self.sim.set_link_admin(request.a, request.b, up=request.up)
-            self._publish()
+            self.dataplane.apply_faults(self.sim, [link.a, link.b])
+            await self._settle(lambda: self._link_status(link.name)["oper_up"] == request.up)
             log.info("lab.link.admin", link=link.name, up=request.up)
             return self._link_status(link.name)
         if isinstance(request, control.LinkLatency):
             link = self.sim.inject_latency(request.a, request.b, request.extra_ms)
+            self.dataplane.set_delay(self.sim, link.a, link.b)
             self._publish()
             log.info("lab.link.latency", link=link.name, extra_ms=request.extra_ms)
             return self._link_status(link.name)
@@ -239,6 +253,7 @@ class LabDaemon:
         try:
             # Far ends go down before the processes do, as when a router loses power.
             self.sim.set_running(router.name, running=False)
+            self.dataplane.apply_faults(self.sim, [router.name])
             self._publish()
             await asyncio.to_thread(router.stop)
         finally:
@@ -252,6 +267,8 @@ class LabDaemon:
         finally:
             self._busy.discard(router.name)
         self._stopped.discard(router.name)
+        self.sim.set_running(router.name, running=True)
+        self.dataplane.apply_faults(self.sim, [router.name])
         self.publisher.forget(router.name)
         self._refresh()
         self._write_state()
@@ -273,9 +290,7 @@ class LabDaemon:
         return {
             "topology": self.topology.name,
             "routers": [self._router_status(r) for r in self.routers.values()],
-            "links": [
-                dataclasses.asdict(s) | {"latency_ms": s.latency_ms} for s in self.sim.links()
-            ],
+            "links": self.dataplane.link_status(self.sim),
         }
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import hmac
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,6 +93,9 @@ class GnmiTarget:
         self._reject_next = False
         self._server: grpc.Server | None = None
         self._requested_port = port
+        # Called with every candidate tree (JSON_IETF body) before it becomes running; it
+        # raises CommitRejected to refuse it (the lab's data plane, see `agent`).
+        self.applier: Callable[[dict[str, Any]], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -147,6 +151,17 @@ class GnmiTarget:
     def set_in_rate(self, interface: str, mbps: float) -> None:
         """Traffic arriving on `interface`; in-octets advance from it while the port is up."""
         self.hub.publish(self.state.update(interface, in_rate_mbps=float(mbps)))
+
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None:
+        """The kernel's byte counters. Between two readings the counters advance at the
+        rate; a reading never moves them backwards (counters only ever grow)."""
+        now = time.time_ns()
+        iface = self.state.interface(interface)
+        self.state.update(
+            interface,
+            in_octets=float(max(in_octets, iface.octets(now, out=False))),
+            out_octets=float(max(out_octets, iface.octets(now, out=True))),
+        )
 
     def set_reject_next_commit(self, on: bool = True) -> None:
         """The next Set fails with FAILED_PRECONDITION and a device-style message."""
@@ -221,6 +236,8 @@ class GnmiTarget:
 
         Called with the config lock held, so subscribers see changes in commit order."""
         candidate.validate()
+        if self.applier is not None:
+            self.applier(candidate.to_json())
         changes = self._config.changes_to(candidate)
         self._config = candidate
         self.hub.publish_config(changes)

@@ -4,6 +4,12 @@ The daemon writes it once every router answers (so its presence means "ready"), 
 it on shutdown. The CLI reads it for `status`/`inventory`, tests read it to dial routers,
 `lab down` reads the pids in it to make sure nothing is left running. Paths inside are
 absolute so a reader needs nothing else.
+
+The data plane is published here too: every router is a network namespace (`netns`), and
+every customer port has a customer site behind it — a namespace of its own whose
+`interface` is the far end of the port's veth. Traffic tools enter `site.netns` and use
+`site.interface`; `intentloop_lab.sites` creates a site's VLAN interface the way this lab's
+kernel carries VLAN tags (see `LabState.vlan_encapsulation`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from intentloop_lab.topology import Topology
 
 STATE_FILE = "lab.json"
 SOCKET_FILE = "control.sock"
@@ -56,6 +64,19 @@ class RouterInfo(_Model):
         default=None, description="None: telemetry over NETCONF notifications, no gNMI"
     )
     pids: tuple[int, ...] = Field(default=(), description="child processes (sshd, netconfd)")
+    netns: str = Field(default="", description="the router's network namespace")
+
+
+class SiteInfo(_Model):
+    """A customer site: a namespace behind one customer port of one router."""
+
+    device: str = Field(description="the router the site hangs off")
+    port: str = Field(description="the router's customer port (as in the Device inventory)")
+    netns: str = Field(description="the site's network namespace")
+    interface: str = Field(description="the site's end of the port, inside `netns`")
+    address: str = Field(description="the site's underlay IPv4 address on `interface` (/31)")
+    router_address: str = Field(description="the router's underlay address on the port")
+    attachment: int = Field(description="the port's id in the lab's VXLAN numbering")
 
 
 class LinkInfo(_Model):
@@ -81,12 +102,42 @@ class LabState(_Model):
     ca_file: Path
     routers: tuple[RouterInfo, ...]
     links: tuple[LinkInfo, ...]
+    lab_id: str = Field(default="", description="short id in every namespace name: il-<id>-")
+    sites: tuple[SiteInfo, ...] = ()
+    vlan_encapsulation: Literal["vxlan"] = Field(
+        default="vxlan",
+        description="how a VLAN on a port travels: a VXLAN header scoped to that one port "
+        "(VNI = attachment * 4096 + VLAN id), as a tag would be (see docs/architecture.md)",
+    )
 
     def router(self, name: str) -> RouterInfo:
         for router in self.routers:
             if router.name == name:
                 return router
         raise KeyError(f"no router {name!r} in this lab")
+
+    def site(self, device: str, port: str) -> SiteInfo:
+        for site in self.sites:
+            if (site.device, site.port) == (device, port):
+                return site
+        raise KeyError(f"no customer site behind {device}/{port} in this lab")
+
+
+def link_infos(topology: Topology) -> tuple[LinkInfo, ...]:
+    return tuple(
+        LinkInfo(
+            name=link.name,
+            a=link.a,
+            a_interface=link.a_interface,
+            b=link.b,
+            b_interface=link.b_interface,
+            capacity_mbps=link.capacity_mbps,
+            latency_ms=link.latency_ms,
+            cost=link.cost,
+            srlgs=link.srlgs,
+        )
+        for link in topology.links
+    )
 
 
 def default_state_dir() -> Path:

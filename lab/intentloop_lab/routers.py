@@ -3,8 +3,8 @@
 A NETCONF router is a real netconfd behind its own sshd *plus* a telemetry-only gNMI
 target (most routers stream state over gNMI whatever they are configured with); a gNMI
 router is one target that serves config and telemetry. A NETCONF router with
-`telemetry: netconf` has no gNMI target: the simulated interface state is written to a
-file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
+`telemetry: netconf` has no gNMI target: the interface state read from its kernel is
+written to a file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
 once and kept across stop/start, so the inventory handed to Kubernetes stays true after a
 restart.
 """
@@ -14,22 +14,28 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from lxml import etree
+import structlog
 
+from intentloop_intents.device import DeviceConfigTree, gnmi_json
 from intentloop_intents.device import xml as device_xml
 from intentloop_lab import labstate, netconf_relay
+from intentloop_lab.agent import DeviceAgent
+from intentloop_lab.gnmi_service import CommitRejected
 from intentloop_lab.gnmi_target import GnmiTarget
+from intentloop_lab.kernel import CommandError
 from intentloop_lab.netconf_device import NetconfDevice
 from intentloop_lab.pki import LabPki
-from intentloop_lab.simulation import ConfiguredView, TelemetrySink, view_from_json_ietf
+from intentloop_lab.simulation import InterfaceStateFile, TelemetrySink
 from intentloop_lab.topology import Router, Topology
+
+log = structlog.get_logger(__name__)
 
 _START_ATTEMPTS = 3
 GNMI_USERNAME = "intentloop"
-STATE_REFRESH_S = 1.0
 
 
 def free_port() -> int:
@@ -51,7 +57,8 @@ class LabRouter:
         self.gnmi: GnmiTarget | None = None
         self._gnmi_password = secrets.token_urlsafe(18)
         self._config_stamp: tuple[int, int, int] | None = None
-        self._view = ConfiguredView()
+        self._tree = DeviceConfigTree()
+        self.agent: DeviceAgent | None = None
         self.state_file: InterfaceStateFile | None = None
         if router.telemetry == "netconf":
             path = self._netconf_dir / netconf_relay.STATE_FILE
@@ -80,7 +87,7 @@ class LabRouter:
 
     @property
     def telemetry_sink(self) -> TelemetrySink | None:
-        """Where the simulation pushes this router's interface state."""
+        """Where the daemon pushes this router's interface state (read from its kernel)."""
         return self.state_file if self.state_file is not None else self.gnmi
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -160,30 +167,73 @@ class LabRouter:
             self.gnmi.set_reject_next_commit(True)
 
     # --- what it is configured with -----------------------------------------------------
-    def config_view(self) -> ConfiguredView:
-        """The services and disabled ports in the running config (cheap when unchanged)."""
-        if self.netconf is not None:
-            return self._netconf_view()
-        if self.gnmi is not None and self.gnmi.running:
-            self._view = view_from_json_ietf(self.gnmi.config_tree())
-        return self._view
+    def attach_agent(self, agent: DeviceAgent) -> None:
+        """Let `agent` forward what this router is configured with.
 
-    def _netconf_view(self) -> ConfiguredView:
+        A gNMI router applies each commit in its Set path (a refused change fails the Set
+        and leaves the running config as it was); a NETCONF router's commits are picked up
+        by `running_tree()` on the daemon's next tick, best effort (netconfd has no hook).
+        """
+        self.agent = agent
+        if self.gnmi is not None and self.spec.platform == "gnmi":
+            self.gnmi.applier = self._apply_candidate
+
+    @property
+    def forwards_in_commit(self) -> bool:
+        """Whether every commit reaches the agent before it is acknowledged (gNMI)."""
+        return self.gnmi is not None and self.gnmi.applier is not None
+
+    def _apply_candidate(self, body: Mapping[str, Any]) -> None:
+        assert self.agent is not None
+        try:
+            tree = self.parse_running(body)
+        except ValueError:  # a tree the model cannot read is not forwarded (kept running)
+            return
+        try:
+            self.agent.apply(tree)
+        except CommandError as exc:
+            raise CommitRejected(f"commit failed: the data plane refused it: {exc}") from exc
+
+    def parse_running(self, raw: Mapping[str, Any] | bytes) -> DeviceConfigTree:
+        """THE way this router's running config becomes the vendor-neutral tree.
+
+        One function per router so that a platform profile (OpenConfig for gNMI routers)
+        changes parsing in one place: JSON_IETF from a gNMI target, XML from netconfd.
+        """
+        if isinstance(raw, bytes):
+            return device_xml.parse_config(raw)
+        return gnmi_json.tree_from_json(raw)
+
+    def running_tree(self) -> DeviceConfigTree:
+        """The running configuration (cheap when unchanged); the last good one on garbage."""
+        if self.netconf is not None:
+            return self._netconf_tree()
+        if self.gnmi is not None and self.gnmi.running:
+            try:
+                self._tree = self.parse_running(self.gnmi.config_tree())
+            except ValueError as exc:
+                log.warning("lab.config.unreadable", router=self.name, error=str(exc))
+        return self._tree
+
+    def _netconf_tree(self) -> DeviceConfigTree:
         # netconfd rewrites its startup file on every commit (a confirmed commit: once it is
         # confirmed), so the file is the running config without a NETCONF session of ours
-        # beside the controller's. Traffic of a change still awaiting confirmation is
-        # therefore not counted until it is confirmed.
+        # beside the controller's. A change still awaiting confirmation is therefore not
+        # forwarded until it is confirmed.
         assert self.netconf is not None
         path = self.netconf.workdir / "startup-cfg.xml"
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            return self._view
+            return self._tree
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         if stamp != self._config_stamp:
-            self._view = view_from_json_ietf(_device_dict(path.read_bytes()))
             self._config_stamp = stamp
-        return self._view
+            try:
+                self._tree = self.parse_running(path.read_bytes())
+            except ValueError as exc:
+                log.warning("lab.config.unreadable", router=self.name, error=str(exc))
+        return self._tree
 
     # --- description --------------------------------------------------------------------
     def pids(self) -> tuple[int, ...]:
@@ -225,71 +275,9 @@ class LabRouter:
         )
 
 
-class InterfaceStateFile:
-    """The telemetry sink of a router without gNMI: a file its NETCONF relay watches.
-
-    The simulation's setters only record; `flush` writes the whole state (atomically) when
-    something changed, and at least every `STATE_REFRESH_S` so the file stays current
-    even if someone removed it. The relay decides what is a change and what a sample.
-    """
-
-    def __init__(self, path: Path, interfaces: tuple[str, ...]) -> None:
-        self.path = path
-        up = netconf_relay.InterfaceState(oper_up=True, latency_ms=0.0, out_rate_mbps=0.0)
-        self._values = dict.fromkeys(interfaces, up)
-        self._changed_at_ns = time.time_ns()
-        self._dirty = True
-        self._written_at = 0.0
-
-    def set_oper_status(self, interface: str, up: bool) -> None:
-        self._set(interface, self._values[interface]._replace(oper_up=up))
-
-    def set_latency(self, interface: str, ms: float) -> None:
-        self._set(interface, self._values[interface]._replace(latency_ms=ms))
-
-    def set_out_rate(self, interface: str, mbps: float) -> None:
-        self._set(interface, self._values[interface]._replace(out_rate_mbps=mbps))
-
-    def set_in_rate(self, interface: str, mbps: float) -> None:
-        """Not part of the notification (links are symmetric): nothing to record."""
-
-    def _set(self, interface: str, after: netconf_relay.InterfaceState) -> None:
-        if after != self._values[interface]:
-            self._values[interface] = after
-            self._changed_at_ns = time.time_ns()
-            self._dirty = True
-
-    def flush(self) -> None:
-        now = time.monotonic()
-        if not self._dirty and now - self._written_at < STATE_REFRESH_S:
-            return
-        try:
-            netconf_relay.write_state(str(self.path), self._values, self._changed_at_ns)
-        except FileNotFoundError:  # the router's directory is not there (yet, or any more)
-            return
-        self._dirty = False
-        self._written_at = now
-
-
 def _write_secret(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path
-
-
-def _device_dict(document: bytes) -> dict[str, list[dict[str, str]]]:
-    """The `<device>` lists of a netconfd config file as JSON_IETF-like dicts of strings."""
-    try:
-        root = device_xml.parse_document(document)
-    except device_xml.DeviceXmlError:
-        return {}
-    lists: dict[str, list[dict[str, str]]] = {}
-    for device in root.iter(device_xml.DEVICE):
-        for entry in device:
-            if not isinstance(entry.tag, str):
-                continue
-            leaves = {etree.QName(leaf).localname: (leaf.text or "") for leaf in entry}
-            lists.setdefault(etree.QName(entry).localname, []).append(leaves)
-    return lists
