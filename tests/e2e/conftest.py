@@ -71,6 +71,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(kubeconfig, _kubectl_bin(state), cp)
     c.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
     c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # As deployed: tenants plan only, records and acknowledgements name who really wrote them.
+    c.kubectl("apply", "-f", str(REPO / "manifests" / "admission-policies.yaml"))
     try:
         yield c
     finally:
