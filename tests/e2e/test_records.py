@@ -139,7 +139,8 @@ def test_an_acknowledgement_records_the_authenticated_user_not_a_chosen_name(
         "metadata": {"name": "fault", "namespace": people.ns},
         "spec": {"acknowledged": False},
     }
-    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(alarm))
+    made = cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(alarm), check=False)
+    assert made.returncode == 0, made.stderr
     forged = {"acknowledged": True, "acknowledgedBy": "noc-supervisor"}
 
     def recorded_by_server() -> bool:
