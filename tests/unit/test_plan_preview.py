@@ -164,3 +164,51 @@ def test_pick_keeps_what_the_owner_holds_in_any_pool_and_honours_a_request() -> 
     assert (pool.name, choice.value, choice.held) == ("a-vlans", 7, False)
     with pytest.raises(alloc.ValueUnavailable, match="15 is in none of the pools"):
         alloc.pick([a, b], "ns/t", [], requested=15)
+
+
+def _dry_run_body() -> Any:
+    import kopf
+
+    raw = {
+        "metadata": {"name": "p", "namespace": "tenant-a"},
+        "spec": {"dryRun": True, "intentRef": {"kind": "NetworkService", "name": "s"}},
+    }
+    return kopf.Body(raw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "retry", "outcome"),
+    [
+        (composition.ConfigConflict("r3", "vlan 692", "name", "a", "b", "tenant-b/x"), 0, "msg"),
+        (RuntimeError("bug mentioning tenant-b/x"), 0, "internal"),
+        (ConnectionResetError("tenant-b/x"), 0, "retry"),
+        (ConnectionResetError("tenant-b/x"), planning.MAX_TRANSIENT_RETRIES, "internal"),
+    ],
+)
+async def test_a_dry_run_handler_lets_nothing_through_with_its_own_words(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, retry: int, outcome: str
+) -> None:
+    import kopf
+
+    def route(*_: Any) -> Any:
+        raise error
+
+    async def service(*_: Any) -> Any:
+        return "s", None
+
+    monkeypatch.setattr(planning, "_service", service)
+    monkeypatch.setattr(planning.routing, "route", route)
+    patch = kopf.Patch()
+    memo = kopf.Memo(runtime=Runtime(), sessions=None)
+    if outcome == "retry":
+        with pytest.raises(kopf.TemporaryError) as raised:
+            await planning.dry_run("tenant-a", "p", _dry_run_body(), patch, memo, retry)
+        assert "tenant-b" not in str(raised.value)
+        return
+    await planning.dry_run("tenant-a", "p", _dry_run_body(), patch, memo, retry)
+    status = patch["status"]
+    assert status["phase"] == "Failed" and "tenant-b" not in status["message"]
+    if outcome == "internal":
+        assert status["message"] == planning.INTERNAL
+    else:
+        assert status["message"].startswith("r3: vlan 692 is already configured by another")
