@@ -3,6 +3,9 @@
 The operator computes the intent's route and configuration exactly as it would for real,
 asks every device for the native diff (NETCONF edit / gNMI updates) and writes it to the
 Transaction's status — without reserving capacity, taking identifiers or touching devices.
+The VLAN it shows is the one provisioning would take (both ask `allocation.pick`). A dry run
+always ends with a phase: what cannot be planned is `Failed` with a message for the tenant
+who asked, naming no other tenant's intent.
 """
 
 from __future__ import annotations
