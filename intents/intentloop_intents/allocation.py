@@ -196,6 +196,45 @@ def choose(
     raise PoolExhausted(f"pool {pool.name} ({pool.describe()}) has no free value left")
 
 
+def pick(
+    pools: Iterable[Pool],
+    owner: str,
+    existing: Iterable[Allocation],
+    *,
+    requested: int | None = None,
+    also_taken: Iterable[int] = (),
+) -> tuple[Pool, Choice]:
+    """Which pool and value `owner` gets from several pools of one kind.
+
+    The value it already holds in any of them (the requested one, if it asked), else the
+    pools in name order: the first that can give a value (only pools containing
+    `requested`, when it asked for one). Provisioning creates the allocation of the answer;
+    a dry run only shows it — one function, so a plan shows what provisioning would take.
+    Raises like `choose`; `ValueUnavailable` when `requested` is in none of the pools.
+    """
+    existing = list(existing)
+    ordered = sorted(pools, key=lambda p: p.name)
+    for pool in ordered:
+        mine = {a.value for a in existing if a.pool == pool.name and a.owner == owner}
+        value = min(mine) if mine and requested is None else requested
+        if value is not None and value in mine:
+            return pool, Choice(value=value, name=allocation_name(pool.name, value), held=True)
+    last_error: AllocationError | None = None
+    for pool in ordered:
+        if requested is not None and requested not in pool:
+            continue
+        try:
+            return pool, choose(pool, owner, existing, requested=requested, also_taken=also_taken)
+        except AllocationError as e:
+            last_error = e
+    if last_error is not None:
+        raise last_error
+    if requested is None:
+        raise PoolExhausted("there is no pool to take a value from")
+    names = ", ".join(p.name for p in ordered) or "none"
+    raise ValueUnavailable(f"{requested} is in none of the pools ({names})")
+
+
 def route_target(asn: int, value: int) -> str:
     """A route target "ASN:value" (RFC 4360: 2-byte ASN with a 4-byte value, or the reverse)."""
     if not 1 <= asn <= 4_294_967_295:

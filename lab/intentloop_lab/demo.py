@@ -67,6 +67,9 @@ class Demo:
         self.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self.kubectl("apply", "-f", str(EXAMPLES / "00-namespaces.yaml"))
+        # Who may do what: the people's roles and the policies that keep the records honest.
+        for manifest in ("user-roles.yaml", "admission-policies.yaml"):
+            self.kubectl("apply", "-f", str(REPO / "manifests" / manifest))
         _done(t)
         t = _step("lab network (real netconfd devices + gNMI targets)")
         lifecycle.start(self.lab_dir, None)

@@ -62,70 +62,63 @@ class AllocationCache:
         return self.held if self.held is not None else await self.refresh()
 
 
+async def pools_of(cache: AllocationCache, kind: str) -> list[alloc.Pool]:
+    """The pools of `kind` as allocation sees them; NoPool when there is none."""
+    pools = [_pool(p) for p in await cache.pools() if p["spec"]["kind"] == kind]
+    if not pools:
+        raise NoPool(f"no ResourcePool of kind {kind} exists")
+    return pools
+
+
 async def take(
     cache: AllocationCache, kind: str, owner: str, owner_uid: str, *, requested: int | None = None
 ) -> int:
     """The value of `kind` ('vlan', 'vrf', ...) that `owner` holds, allocating it if needed."""
     async with cache.lock:
-        pools = [p for p in await cache.pools() if p["spec"]["kind"] == kind]
-        if not pools:
-            raise NoPool(f"no ResourcePool of kind {kind} exists")
-        names = {p["metadata"]["name"] for p in pools}
-        for a in (await cache.current()).values():
-            if a.owner == owner and a.pool in names and requested in (None, a.value):
-                return a.value
-        last_error: alloc.AllocationError | None = None
-        for pool_obj in sorted(pools, key=lambda p: p["metadata"]["name"]):
-            pool = _pool(pool_obj)
-            if requested is not None and requested not in pool:
-                continue
+        pools = await pools_of(cache, kind)
+        for _ in range(MAX_RACES):
+            existing = (await cache.current()).values()
             try:
-                return await _race(cache, pool, owner, owner_uid, requested)
-            except alloc.AllocationError as e:
-                last_error = e
-        if isinstance(last_error, alloc.ValueUnavailable):  # "VLAN 692 in pool ... is in use"
-            raise alloc.ValueUnavailable(f"{_LABELS.get(kind, kind)} {last_error}") from None
-        if last_error is not None:
-            raise last_error
-        raise alloc.ValueUnavailable(f"{kind} {requested} is in no ResourcePool of kind {kind}")
+                pool, choice = alloc.pick(pools, owner, existing, requested=requested)
+            except alloc.ValueUnavailable as e:  # "VLAN 692 in pool ... is already in use"
+                raise alloc.ValueUnavailable(f"{_LABELS.get(kind, kind)} {e}") from None
+            if choice.held or await _create(cache, pool, choice, owner, owner_uid):
+                return choice.value
+            await cache.refresh()  # another replica took it: look again
+        raise alloc.PoolExhausted(f"{kind}: lost {MAX_RACES} races in a row; retrying later")
 
 
 _LABELS = {"vlan": "VLAN", "vrf": "VRF", "routeTarget": "route target"}
 
 
-async def _race(
-    cache: AllocationCache, pool: alloc.Pool, owner: str, owner_uid: str, requested: int | None
+async def preview(
+    cache: AllocationCache, kind: str, owner: str, *, requested: int | None = None
 ) -> int:
-    for _ in range(MAX_RACES):
-        existing = list((await cache.current()).values())
-        choice = alloc.choose(pool, owner, existing, requested=requested)
-        if choice.held:
-            return choice.value
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": "Allocation",
-            "metadata": {"name": choice.name, "labels": {"intentloop.io/pool": pool.name}},
-            "spec": {
-                "pool": pool.name,
-                "value": choice.value,
-                "owner": owner,
-                "ownerUid": owner_uid,
-            },
-        }
-        try:
-            await kube.create_object("allocations", body)
-        except kube.AlreadyExists:  # another replica took it: look again
-            await cache.refresh()
-            if requested is not None:
-                raise alloc.ValueUnavailable(
-                    f"{requested} in pool {pool.name} is already in use"
-                ) from None
-            continue
-        (await cache.current())[choice.name] = alloc.Allocation(
-            pool=pool.name, value=choice.value, owner=owner
-        )
-        return choice.value
-    raise alloc.PoolExhausted(f"{pool.name}: lost {MAX_RACES} races in a row; retrying later")
+    """The value `take` would return now, taking nothing (dry runs): the same choice."""
+    async with cache.lock:
+        pools = await pools_of(cache, kind)
+        existing = (await cache.current()).values()
+        return alloc.pick(pools, owner, existing, requested=requested)[1].value
+
+
+async def _create(
+    cache: AllocationCache, pool: alloc.Pool, choice: alloc.Choice, owner: str, owner_uid: str
+) -> bool:
+    """Create the allocation object: True if it is ours now, False if someone else won."""
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "Allocation",
+        "metadata": {"name": choice.name, "labels": {"intentloop.io/pool": pool.name}},
+        "spec": {"pool": pool.name, "value": choice.value, "owner": owner, "ownerUid": owner_uid},
+    }
+    try:
+        await kube.create_object("allocations", body)
+    except kube.AlreadyExists:
+        return False
+    (await cache.current())[choice.name] = alloc.Allocation(
+        pool=pool.name, value=choice.value, owner=owner
+    )
+    return True
 
 
 async def release(cache: AllocationCache, owner: str) -> list[str]:

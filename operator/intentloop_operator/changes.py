@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -153,13 +153,32 @@ async def apply_many(
     record = tenantview.readable(rt, name.split("/", 1)[0], result, before, trees)
     # The audit record is written off the critical path: the change is already on the
     # devices and in DeviceConfig; the intent's status can point at the record's name now.
-    task = asyncio.create_task(_record_transaction(intents, txid, record, dry_run))
-    _RECORDING.add(task)
-    task.add_done_callback(_RECORDING.discard)
+    _in_background(_record_transaction(intents, txid, record, dry_run))
     return Applied(result, name)
 
 
+async def repair(
+    rt: Runtime, pool: SessionPool, device: str, desired: DeviceConfigTree, deviations: int
+) -> Applied:
+    """Put `device` back to its desired tree (drift repair) through the one pipeline every
+    change takes: fresh-session retry, the same confirm timeout, the transaction metric and
+    a Transaction record — in the operator's namespace, no tenant's. The caller holds the
+    device's lock: it compared the running config under it."""
+    txid = f"drift-{device[:40]}-{uuid.uuid4().hex[:8]}"
+    result = await _run(rt, pool, {device: desired}, txid, False)
+    metrics.TRANSACTIONS_TOTAL.labels(str(result.outcome)).inc()
+    reason = f"drift repair of device {device}: {deviations} deviation(s) put back"
+    _in_background(_record_repair(device, txid, reason, result))
+    return Applied(result, f"{INFRA_NAMESPACE}/{txid}")
+
+
 _RECORDING: set[asyncio.Task[str]] = set()
+
+
+def _in_background(record: Coroutine[Any, Any, str]) -> None:
+    task = asyncio.create_task(record)
+    _RECORDING.add(task)
+    task.add_done_callback(_RECORDING.discard)
 
 
 def _record_name(intents: Sequence[IntentRef], txid: str) -> str:
@@ -301,6 +320,36 @@ async def _record_transaction(
         body["metadata"]["annotations"] = {
             "intentloop.io/intents": ",".join(sorted(i.owner for i in intents))[:60000]
         }
+    prune = f"intentloop.io/intent={first.name[:63]}" if len(intents) == 1 else None
+    return await _store(namespace, body, result, now, prune)
+
+
+async def _record_repair(device: str, txid: str, reason: str, result: tx.TransactionResult) -> str:
+    label = "intentloop.io/drift-repair"
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": "Transaction",
+        "metadata": {"name": txid, "labels": {label: device[:63]}},
+        "spec": {
+            "dryRun": False,
+            "devices": [device],
+            "intentRef": {"kind": "Device", "name": device},
+            "reason": reason[:1024],
+        },
+    }
+    now = datetime.now(UTC).isoformat()
+    return await _store(INFRA_NAMESPACE, body, result, now, f"{label}={device[:63]}")
+
+
+async def _store(
+    namespace: str,
+    body: dict[str, Any],
+    result: tx.TransactionResult,
+    now: str,
+    prune: str | None,
+) -> str:
+    """Create the record, then its status; now and then prune the series `prune` selects."""
+    txid = body["metadata"]["name"]
     try:
         await kube.create_object("transactions", body, namespace)
         await kube.patch_object(
@@ -310,8 +359,8 @@ async def _record_transaction(
             namespace,
             status=True,
         )
-        if len(intents) == 1 and uuid.uuid4().int % 5 == 0:  # prune now and then, not always
-            await _prune(first)
+        if prune is not None and uuid.uuid4().int % 5 == 0:  # prune now and then, not always
+            await _prune(namespace, prune)
     except Exception:
         log.exception("transaction.record.failed", transaction=txid)
     return f"{namespace}/{txid}"
@@ -341,10 +390,10 @@ def transaction_status(result: tx.TransactionResult, finished: str) -> dict[str,
     }
 
 
-async def _prune(intent: IntentRef) -> None:
-    """Keep the last KEEP_TRANSACTIONS records per intent: an audit trail, bounded."""
-    selector = f"intentloop.io/intent={intent.name[:63]}"
-    items = await kube.list_namespaced("transactions", intent.namespace, selector)
+async def _prune(namespace: str, selector: str) -> None:
+    """Keep the last KEEP_TRANSACTIONS records per intent (or device repaired): an audit
+    trail, bounded."""
+    items = await kube.list_namespaced("transactions", namespace, selector)
     items.sort(key=lambda o: o["metadata"]["creationTimestamp"])
     for old in items[:-KEEP_TRANSACTIONS]:
-        await kube.delete_object("transactions", old["metadata"]["name"], intent.namespace)
+        await kube.delete_object("transactions", old["metadata"]["name"], namespace)

@@ -2,7 +2,8 @@
 
 Under the device's lock (so never in the middle of a transaction) the running config of
 intentloop's subtree is read and compared item by item with the composed desired tree.
-`driftPolicy: repair` puts the device back with a transaction of its own and counts it;
+`driftPolicy: repair` puts the device back through the change pipeline every change takes
+(`changes.repair`: a Transaction record in the operator's namespace) and counts it;
 `report` leaves the device alone, raises a drift alarm and lists the deviations in the
 DeviceConfig's status. Comparison is on content, never on commit ids or timestamps.
 """
@@ -10,7 +11,6 @@ DeviceConfig's status. Comparison is on content, never on commit ids or timestam
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,7 +21,7 @@ from intentloop_adapters.errors import DeviceError
 from intentloop_intents import drift
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources import GROUP, VERSION
-from intentloop_operator import kube, logs, metrics
+from intentloop_operator import changes, kube, logs, metrics
 from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
@@ -63,22 +63,26 @@ async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | N
 async def _repair(
     rt: Runtime, pool: SessionPool, name: str, desired: DeviceConfigTree, found: list[Any]
 ) -> dict[str, Any]:
-    adapter = await pool.get(name, rt.devices.get(name))
-    txid = f"drift-{name}-{uuid.uuid4().hex[:8]}"
-    result = await tx.apply_transaction({name: (adapter, desired)}, transaction_id=txid)
-    if result.outcome is not tx.Outcome.COMMITTED:
-        await pool.drop(name)
-        rt.drift[name] = f"repair failed: {result.message}"[:1000]
+    applied = await changes.repair(rt, pool, name, desired, len(found))
+    if applied.result.outcome is not tx.Outcome.COMMITTED:
+        rt.drift[name] = f"repair failed: {applied.reason()}"[:1000]
         rt.wake.set()
         return {"inSync": False}
     rt.drift.pop(name, None)
     metrics.DRIFT_REPAIRS.inc()
-    await _record(name, found, repaired=True)
-    log.info("drift.repaired", device=name, deviations=len(found), transaction=txid)
+    await _record(name, found, repaired=True, transaction=applied.transaction_name)
+    log.info(
+        "drift.repaired",
+        device=name,
+        deviations=len(found),
+        transaction=applied.transaction_name,
+    )
     return {"inSync": True}
 
 
-async def _record(name: str, found: list[Any], *, repaired: bool) -> None:
+async def _record(
+    name: str, found: list[Any], *, repaired: bool, transaction: str | None = None
+) -> None:
     existing = await kube.get_object("deviceconfigs", name)
     if existing is None:
         return
@@ -92,6 +96,7 @@ async def _record(name: str, found: list[Any], *, repaired: bool) -> None:
     }
     if repaired:
         status["repairs"] = int((existing.get("status") or {}).get("repairs", 0)) + 1
+        status["lastAppliedTransaction"] = (transaction or "")[:64]
         kopf.event(
             kopf.Body(cast(Any, existing)),
             type="Normal",

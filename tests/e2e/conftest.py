@@ -59,6 +59,11 @@ def _kubectl_bin(cp_state: controlplane.ClusterState | None) -> str:
     return str(controlplane.ensure_binaries() / "kubectl")
 
 
+_PROBE = ("create", "--dry-run=server", "-o", "name", "-f", "-")
+_PROBE_ALARM = """{"apiVersion": "intentloop.io/v1alpha1", "kind": "Alarm",
+ "metadata": {"name": "probe", "namespace": "default"}, "spec": {}}"""
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     existing = os.environ.get("INTENTLOOP_E2E_KUBECONFIG")
@@ -72,6 +77,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(kubeconfig, _kubectl_bin(state), cp)
     c.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
     c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # As deployed: tenants plan only, records and acknowledgements name who really wrote them.
+    c.kubectl("apply", "-f", str(REPO / "manifests" / "admission-policies.yaml"))
+    wait_for(  # the mutating policy needs the new kinds' schemas: ServiceUnavailable until then
+        lambda: c.kubectl(*_PROBE, input=_PROBE_ALARM, check=False).returncode == 0,
+        timeout=120,
+        what="admission policies in force",
+    )
     try:
         yield c
     finally:

@@ -50,6 +50,9 @@ class TransactionSpec(CamelModel):
     )
     planned_service: NetworkServiceSpec | None = None
     """For a dry run: plan this NetworkService spec instead of the stored one."""
+    reason: Text = ""
+    """Why the operator made this change when no intent asked for it, e.g. "drift repair
+    of device r3" (with `intentRef` to that Device)."""
 
 
 class TransactionPhase(StrEnum):
@@ -129,8 +132,9 @@ class AlarmSpec(CamelModel):
 
     acknowledged: bool = False
     """Set to true to acknowledge the alarm."""
-    acknowledged_by: ShortText = ""
-    """Who acknowledged it."""
+    acknowledged_by: Text = ""
+    """Who acknowledged it: the authenticated user name, recorded by the API server
+    (manifests/admission-policies.yaml); what a client writes here is replaced."""
 
 
 class AlarmStatus(StatusModel):
