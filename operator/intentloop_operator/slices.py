@@ -2,8 +2,9 @@
 
 A slice reserves its guaranteed bandwidth on routes between its endpoints (a star from the
 first endpoint), all or nothing; a slice that does not fit is Rejected with the reason,
-naming the bottleneck link. An admitted slice keeps its reservation while services in it
-spend its budget.
+naming the bottleneck link, and admission is tried again every `RETRY_REJECTED_S` (the
+network changes). An admitted slice keeps its reservation while services in it spend its
+budget.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkSliceSpec
 from intentloop_operator import logs
 from intentloop_operator.runtime import Runtime, service_owner, slice_owner
+
+RETRY_REJECTED_S = 10.0
 
 log = logs.get("intentloop.slices")
 
@@ -74,20 +77,26 @@ async def slice_changed(
     rt: Runtime = memo.runtime
     namespace = namespace or ""
     spec = NetworkSliceSpec.model_validate(dict(body.spec))
+    before = body.status.get("reason")
     try:
         reserved = admit(rt, namespace, name, spec)
     except paths.NoFeasiblePath as e:
         status = _status(body, False, str(e.infeasibility.constraint), e.infeasibility.message)
-        kopf.warn(body, reason="Rejected", message=e.infeasibility.message)
     except topo.CapacityExceeded as e:
         status = _status(body, False, "InsufficientBandwidth", str(e))
-        kopf.warn(body, reason="Rejected", message=str(e))
     else:
         status = _status(body, True, "Admitted", f"{spec.guaranteed_bandwidth_mbps} Mbps reserved")
         status["reserved"] = reserved
         kopf.info(body, reason="Admitted", message=status["conditions"][-1]["message"])
     patch.status.update(status)
     rt.slices[service_owner(namespace, name)] = {"spec": dict(body.spec), "status": status}
+    rt.waiting.nudge()  # services waiting for this slice (or for its capacity) look again
+    if status["phase"] == "Rejected":
+        # Capacity, devices and links change: admission is tried again now and then, with
+        # one Event per distinct reason rather than one per attempt.
+        if status["reason"] != before:
+            kopf.warn(body, reason="Rejected", message=status["reason"])
+        raise kopf.TemporaryError(status["reason"], delay=RETRY_REJECTED_S)
 
 
 @kopf.on.delete(GROUP, VERSION, "networkslices", id="slice-delete", optional=True)
@@ -95,3 +104,4 @@ async def slice_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: 
     rt: Runtime = memo.runtime
     rt.topology.release(slice_owner(namespace or "", name))
     rt.slices.pop(service_owner(namespace or "", name), None)
+    rt.waiting.nudge()  # its capacity is free for services waiting
