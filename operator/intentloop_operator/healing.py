@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Set
 
+from intentloop_intents import topology as topo
 from intentloop_operator import kube, logs, services
 from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime
 
 SETTLE_S = 0.2  # inventory changes come in bursts (kubectl apply -f dir/): one pass for all
+SWEEP_S = 30.0  # and a pass now and then regardless, for services kopf does not retry
 
 log = logs.get("intentloop.healing")
 
@@ -29,7 +32,9 @@ async def run(rt: Runtime, batcher: Batcher, stop: asyncio.Event) -> None:
     while not stop.is_set():
         changed = asyncio.create_task(waits.changed.wait())
         stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({changed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {changed, stopping}, timeout=SWEEP_S, return_when=asyncio.FIRST_COMPLETED
+        )
         changed.cancel()
         stopping.cancel()
         if stop.is_set():
@@ -42,6 +47,16 @@ async def run(rt: Runtime, batcher: Batcher, stop: asyncio.Event) -> None:
                 await heal(rt, batcher, owner, uid)
             except Exception:  # one service must not keep the others waiting
                 log.exception("service.heal.failed", service=owner)
+
+
+def recheck_ports(rt: Runtime, ports: Set[topo.Endpoint]) -> None:
+    """A Link now uses these ports: services that were Ready with a customer port among
+    them are looked at again (they become not Ready, naming the Link, until it goes)."""
+    for owner, obj in rt.services.items():
+        ends = obj.get("spec", {}).get("endpoints", [])
+        if any(topo.Endpoint(e.get("device", ""), e.get("interface", "")) in ports for e in ends):
+            rt.waiting.wait(owner, obj["metadata"].get("uid") or "")
+    rt.waiting.nudge()
 
 
 async def heal(rt: Runtime, batcher: Batcher, owner: str, uid: str) -> bool:

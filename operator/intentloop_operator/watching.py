@@ -105,6 +105,8 @@ async def link_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_
     else:
         rt.upsert_link(name, dict(body.spec), dict(body.status))
     after = rt.topology.link(name)
+    if after is not None and (before is None or before.spec != after.spec):
+        healing.recheck_ports(rt, {after.spec.a, after.spec.b})  # it may take a customer port
     if (before is None) != (after is None) or (before and after and before.spec != after.spec):
         rt.waiting.nudge()  # added, removed or re-declared (not a status write)
 
