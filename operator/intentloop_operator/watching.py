@@ -23,6 +23,7 @@ from intentloop_operator import (
     healing,
     kube,
     logs,
+    metrics,
     telemetry,
 )
 from intentloop_operator.runtime import Runtime
@@ -86,6 +87,7 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
     if type == "DELETED":
         rt.remove_device(name)
         await memo.sessions.drop(name)
+        metrics.FRESHNESS.forget(name)  # a gone device is not a stale one
         rt.waiting.nudge()
     else:
         before = rt.devices.get(name)
