@@ -184,3 +184,57 @@ def test_a_link_on_a_customer_port_makes_the_service_not_ready_until_it_is_delet
         subs = {s.name for s in running_config(lab, router).subinterfaces}
         assert f"eth1.{vlan}" in subs, (router, sorted(subs))
     cluster.kubectl("delete", "networkservice", "port-clash", "-n", namespace, "--timeout=60s")
+
+
+@pytest.mark.e2e
+def test_a_rejected_slice_is_admitted_once_the_network_can_carry_it(
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str
+) -> None:
+    # 0.5 ms between r1 and r4: no route of the lab is that fast (the chord takes 1 ms).
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "NetworkSlice",
+        "metadata": {"name": "fast", "namespace": namespace},
+        "spec": {
+            "endpoints": [
+                {"device": "r1", "interface": "eth2"},
+                {"device": "r4", "interface": "eth2"},
+            ],
+            "guaranteedBandwidthMbps": 10,
+            "maxLatencyMs": 0.5,
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
+
+    def phase(want: str) -> Any:
+        obj = cluster.custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "networkslices", "fast"
+        )
+        return obj if obj.get("status", {}).get("phase") == want else None
+
+    rejected = wait_for(lambda: phase("Rejected"), timeout=60, what="the slice rejected")
+    assert rejected["status"]["conditions"][0]["reason"] == "LatencyBoundExceeded", rejected
+    # The platform team adds a fast link (thin and expensive: nothing else would take it).
+    tag = uuid.uuid4().hex[:6]
+    link = f"t-fast-{tag}"
+    spec = {
+        "a": {"device": "r1", "interface": f"core-t{tag}"},
+        "b": {"device": "r4", "interface": f"core-t{tag}"},
+        "capacityMbps": 100,
+        "latencyMs": 0.1,
+        "cost": 1000000,
+    }
+    doc = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Link", "metadata": {"name": link}}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump({**doc, "spec": spec}))
+    try:
+        admitted = wait_for(
+            lambda: phase("Admitted"),
+            timeout=60,
+            what="the slice admitted once the fast link exists",
+            on_fail=lambda: operator.log.read_text()[-3000:],
+        )
+        assert [p["links"] for p in admitted["status"]["reserved"]] == [[link]]
+        assert len(_warnings(cluster, namespace, "fast", "Rejected")) == 1  # one per reason
+    finally:
+        cluster.kubectl("delete", "networkslice", "fast", "-n", namespace, "--timeout=60s")
+        cluster.kubectl("delete", "link", link, "--timeout=60s")
