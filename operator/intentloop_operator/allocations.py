@@ -49,6 +49,10 @@ class AllocationCache:
             self._pools = (now, await kube.list_objects("resourcepools"))
         return self._pools[1]
 
+    def forget_pools(self) -> None:
+        """A ResourcePool changed: the next `pools()` reads them again."""
+        self._pools = (0.0, [])
+
     async def refresh(self) -> dict[str, alloc.Allocation]:
         self.held = {
             o["metadata"]["name"]: alloc.Allocation(

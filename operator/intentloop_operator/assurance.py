@@ -23,7 +23,7 @@ from typing import Any
 
 from intentloop_intents import damping, sla
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import alarming, kube, logs, metrics, services
+from intentloop_operator import alarming, kube, logs, metrics, outcomes, services
 from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime
 
@@ -110,6 +110,8 @@ class Assurance:
             return  # nothing changed since the last attempt, or damped: wait
         namespace, name = owner.split("/", 1)
         async with self.rt.service_lock(owner):
+            if self.rt.services.get(owner) is not obj:
+                return  # deleted (or replaced) while this re-path waited for the lock
             self.damper.record(owner, now)
             self.rt.repath.discard(owner)
             await self._repath(obj, namespace, name, why)
@@ -151,7 +153,7 @@ class Assurance:
             r, vlan, applied = await services.realise(
                 self.rt, self.batcher, namespace, name, uid, spec
             )
-        except services.Outcome as e:
+        except outcomes.Outcome as e:
             self.tried_reason[owner] = e.reason
             self.tried_at[owner] = self._signature(e.reason)
             metrics.REMEDIATIONS.labels("failed").inc()

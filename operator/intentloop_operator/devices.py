@@ -2,14 +2,17 @@
 
 Level-triggered: on create, update, resume and on a timer the same `reconcile` runs; it
 reads credentials from the referenced Secrets by name, asks the device for its
-capabilities, and writes one status patch. A device that cannot be reached never blocks
-the others (each object has its own handler task) and is retried by the timer.
+capabilities, and writes one status patch — only when something a person would notice
+changed (reachability, version, capabilities, conditions). A device that cannot be
+reached never blocks the others (each object has its own handler task) and is retried by
+the timer.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,6 +123,7 @@ def _status(
 async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
     bound = log.bind(kind="Device", name=name, generation=body.metadata.get("generation"))
     started = time.perf_counter()
+    metrics.FRESHNESS.known("probe", name, PROBE_INTERVAL_S)
     outcome = "ok"
     try:
         spec = DeviceSpec.model_validate(dict(body.spec))
@@ -151,11 +155,20 @@ async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
         status = _status(body, {"reachable": False}, False, cond.REASON_UNREACHABLE, str(e)[:1000])
     else:
         _misses.pop(name, None)
+        metrics.FRESHNESS.seen("probe", name, PROBE_INTERVAL_S)
     previous = body.status.get("reachable")
     if previous != status.get("reachable"):
         bound.info("device.reachability.changed", reachable=status.get("reachable"))
-    patch.status.update(status)
+    if noticeable(body.status, status):
+        patch.status.update(status)
     metrics.RECONCILE_SECONDS.labels("Device", outcome).observe(time.perf_counter() - started)
+
+
+def noticeable(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a new status differs in anything but `lastSeen`: a probe that finds the
+    device as it was writes nothing (freshness is a metric, `metrics.FRESHNESS`), so an
+    idle fleet wakes no watcher; `lastSeen` is written along with a real change."""
+    return any(before.get(k) != v for k, v in after.items() if k != "lastSeen")
 
 
 @kopf.on.resume(GROUP, VERSION, "devices", id="device-resume")

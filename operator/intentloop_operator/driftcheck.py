@@ -83,17 +83,27 @@ async def _repair(
 async def _record(
     name: str, found: list[Any], *, repaired: bool, transaction: str | None = None
 ) -> None:
+    """The check's result in the DeviceConfig's status — only when it differs from what
+    the status says already (a repair always does): a device that stays in sync, or keeps
+    the same deviations, writes nothing and posts no Event; `lastChecked` is written with a
+    change, and how recently every device was checked is a metric (`metrics.FRESHNESS`)."""
+    metrics.FRESHNESS.seen("drift", name, INTERVAL_S)
     existing = await kube.get_object("deviceconfigs", name)
     if existing is None:
         return
     status: dict[str, Any] = {
         "inSync": repaired or not found,
-        "lastChecked": datetime.now(UTC).isoformat(),
         "deviations": [
             {"path": d.path[:1024], "intended": d.intended[:1024], "actual": d.actual[:1024]}
             for d in ([] if repaired else found[:MAX_SHOWN])
         ],
     }
+    current = existing.get("status") or {}
+    if not repaired and all(
+        current.get(k, [] if k == "deviations" else None) == v for k, v in status.items()
+    ):
+        return
+    status["lastChecked"] = datetime.now(UTC).isoformat()
     if repaired:
         status["repairs"] = int((existing.get("status") or {}).get("repairs", 0)) + 1
         status["lastAppliedTransaction"] = (transaction or "")[:64]
@@ -116,7 +126,10 @@ async def _record(
 @kopf.timer(
     GROUP, VERSION, "devices", id="device-drift", interval=INTERVAL_S, initial_delay=INTERVAL_S
 )
-async def device_drift(name: str, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+async def device_drift(
+    name: str, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+) -> None:
+    metrics.FRESHNESS.known("drift", name, INTERVAL_S)
     fields = await check(memo.runtime, memo.sessions, name)
-    if fields is not None:
-        patch.status.update(fields)
+    if fields is not None and any(body.status.get(k) != v for k, v in fields.items()):
+        patch.status.update(fields)  # the Device's inSync, written when it flips

@@ -6,9 +6,20 @@ Labels are bounded (kind, adapter, operation, outcome, severity): never names or
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 RECONCILE_SECONDS = Histogram(
     "intentloop_reconcile_seconds",
@@ -58,6 +69,64 @@ ALARMS_ACTIVE = Gauge("intentloop_alarms_active", "Active alarms", ["severity"])
 SLA_VIOLATIONS = Counter("intentloop_sla_violations_total", "SLA violations detected")
 REMEDIATIONS = Counter("intentloop_remediations_total", "Re-paths by outcome", ["outcome"])
 DRIFT_REPAIRS = Counter("intentloop_drift_repairs_total", "Drift repaired on devices")
+
+
+STALE_AFTER_INTERVALS = 3
+
+
+class Freshness(Collector):
+    """How recently every device was checked, without a status write per check.
+
+    Per check (`probe`: reachability, `drift`: running config compared), the time of each
+    device's last successful check is kept in memory; a scrape reports the *oldest* of them
+    and how many devices are stale (not checked for 3 of their intervals). Labels stay
+    bounded (the check) however large the fleet; which device is stale, the Device's own
+    status and conditions say.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], tuple[float, float]] = {}  # -> (unix time, interval)
+
+    def known(self, check: str, device: str, interval_s: float) -> None:
+        """A device is expected to be checked (a device never seen counts from now)."""
+        with self._lock:
+            self._last.setdefault((check, device), (time.time(), interval_s))
+
+    def seen(self, check: str, device: str, interval_s: float) -> None:
+        with self._lock:
+            self._last[(check, device)] = (time.time(), interval_s)
+
+    def forget(self, device: str) -> None:
+        with self._lock:
+            for key in [k for k in self._last if k[1] == device]:
+                del self._last[key]
+
+    def collect(self) -> Iterator[Metric]:
+        oldest = GaugeMetricFamily(
+            "intentloop_device_check_oldest_timestamp_seconds",
+            "Unix time of the least recent successful check among all devices",
+            labels=["check"],
+        )
+        stale = GaugeMetricFamily(
+            "intentloop_device_checks_stale",
+            f"Devices not checked successfully for {STALE_AFTER_INTERVALS} of their intervals",
+            labels=["check"],
+        )
+        now = time.time()
+        with self._lock:
+            entries = list(self._last.items())
+        for check in sorted({k[0] for k, _ in entries}):
+            times = [(t, i) for (c, _), (t, i) in entries if c == check]
+            oldest.add_metric([check], min(t for t, _ in times))
+            late = sum(1 for t, i in times if now - t > STALE_AFTER_INTERVALS * i)
+            stale.add_metric([check], late)
+        yield oldest
+        yield stale
+
+
+FRESHNESS = Freshness()
+REGISTRY.register(FRESHNESS)
 
 
 class _State:

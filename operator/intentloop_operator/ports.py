@@ -100,6 +100,7 @@ async def assignment_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
     if rt.ports.get(port) != before:
         log.info("port.assignment.changed", device=port[0], interface=port[1])
         await _reflect(rt, port)
+        rt.waiting.nudge()  # services refused for this port look again now
 
 
 async def _reflect(rt: Runtime, port: tenancy.Port) -> None:

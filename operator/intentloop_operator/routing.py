@@ -60,8 +60,23 @@ def _slice_request(
     return (owner, slice_owner(namespace, spec.slice_ref.name)), outside
 
 
+def _check_customer_ports(rt: Runtime, spec: NetworkServiceSpec) -> None:
+    """A customer port of the service must not be a Link's end (a core port): the Link is
+    inventory, so this heals when the Link is moved or deleted."""
+    for end in spec.endpoints:
+        link = rt.topology.link_at(end.device, end.interface)
+        if link is not None:
+            raise NotRoutable(
+                "PortConflict",
+                f"{end.device}/{end.interface} is a customer port of this service but Link "
+                f"{link.label()} uses it as a core port: move the service to another port "
+                "or the Link off this one",
+            )
+
+
 def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> Routing:
     owner = service_owner(namespace, name)
+    _check_customer_ports(rt, spec)
     reuse, avoid = _slice_request(rt, namespace, spec, owner)
     request = paths.PathRequest(
         source=spec.endpoints[0].device,

@@ -21,6 +21,7 @@ from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources.inventory import DeviceSpec, LinkSpec
 from intentloop_operator import logs
 from intentloop_operator.allocations import AllocationCache
+from intentloop_operator.waitlist import WaitList
 
 log = logs.get("intentloop.runtime")
 
@@ -73,12 +74,14 @@ class Runtime:
     alarms: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    waiting: WaitList = field(default_factory=WaitList)  # services waiting on the world
 
     def lock(self, device: str) -> asyncio.Lock:
         return self._locks.setdefault(device, asyncio.Lock())
 
     def service_lock(self, owner: str) -> asyncio.Lock:
-        """One reconcile of a service at a time (kopf handler or remediation)."""
+        """One writer of a service's realisation at a time: its kopf handlers (change and
+        deletion), re-paths and healing all take it."""
         return self._service_locks.setdefault(owner, asyncio.Lock())
 
     # -- telemetry ---------------------------------------------------------------------------
@@ -120,6 +123,7 @@ class Runtime:
             if link in links:
                 self.repath.add(owner)
         self.wake.set()
+        self.waiting.nudge()
 
     def device_changed(self, device: str) -> None:
         """A device came or went: services whose path crosses it are looked at again."""
@@ -129,6 +133,7 @@ class Runtime:
             if device in path or links & self.service_links.get(owner, frozenset()):
                 self.repath.add(owner)
         self.wake.set()
+        self.waiting.nudge()
 
     def link_status(self, link: str) -> dict[str, Any] | None:
         state = self.topology.link(link)

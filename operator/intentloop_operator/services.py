@@ -3,7 +3,9 @@
 Level-triggered: every pass recomputes the whole realisation from the spec and the current
 topology and applies the difference; running it twice changes nothing. Status is patched
 once per pass. A pass that cannot finish for a transient reason (a device unreachable or
-refusing its commit) says so in status and is retried with backoff until it converges.
+refusing its commit) says so in status and is retried with backoff until it converges; one
+that depends on the world (no pool, no route, a port a Link uses) waits and is looked at
+again when the inventory changes (`outcomes`, `healing`). Only an invalid spec is final.
 Deletion (behind a finalizer) removes exactly this service's config from the devices,
 then releases its identifiers and reserved capacity.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +29,7 @@ from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_operator import allocations, changes, logs, metrics, ports, routing
 from intentloop_operator.batching import Batcher
+from intentloop_operator.outcomes import CompilationError, Outcome, classify, sentence
 from intentloop_operator.runtime import Runtime, service_owner
 
 RETRY_DELAY_S = 3.0
@@ -34,21 +38,19 @@ WAIT_DELAY_S = 10.0
 log = logs.get("intentloop.services")
 
 
-class Outcome(Exception):
-    """A pass that ends without Ready: phase, condition reason, message, retry or not.
-
-    `waiting` outcomes are not being worked on (the service is Degraded, not Progressing)
-    but depend on the network, which changes: they are retried every `WAIT_DELAY_S`.
-    """
-
-    def __init__(
-        self, phase: str, reason: str, message: str, *, retry: bool, waiting: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.phase, self.reason, self.retry, self.waiting = phase, reason, retry, waiting
-
-
 def compile_service(
+    owner: str, spec: NetworkServiceSpec, r: routing.Routing, vlan: int, rt_asn: int
+) -> dict[str, Any]:
+    """Per-device contributions; raises CompilationError saying in words what is refused."""
+    try:
+        return _compile(owner, spec, r, vlan, rt_asn)
+    except ValidationError as e:
+        raise CompilationError(sentence(e)) from None
+    except ValueError as e:
+        raise CompilationError(str(e)[:1000]) from None
+
+
+def _compile(
     owner: str, spec: NetworkServiceSpec, r: routing.Routing, vlan: int, rt_asn: int
 ) -> dict[str, Any]:
     ends = tuple(
@@ -79,34 +81,26 @@ def compile_service(
 async def realise(
     rt: Runtime, batcher: Batcher, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
 ) -> tuple[routing.Routing, int, changes.Applied]:
+    """Route, identifiers, config, transaction; raises Outcome (see `outcomes.classify`)."""
     owner = service_owner(namespace, name)
     refused, _ = ports.check(rt, namespace, spec.endpoints, rt.services.get(owner))
     if refused is not None:  # nothing is pushed; looked at again: the port may be assigned
         raise Outcome("Failed", ports.REASON, refused.message, retry=True, waiting=True)
     try:
         r = routing.route(rt, namespace, name, spec)
-    except routing.NotRoutable as e:
-        # Whether a route exists depends on the network (a device back, a link up,
-        # capacity released): look again now and then instead of giving up for good.
-        raise Outcome("Failed", e.reason, str(e), retry=True, waiting=True) from None
-    try:
         vlan = await allocations.take(rt.allocations, "vlan", owner, uid, requested=spec.vlan)
-    except alloc.PoolExhausted as e:  # may free up (deletions, lost races): keep trying
-        raise Outcome("Pending", "AllocationFailed", str(e), retry=True) from None
-    except (alloc.AllocationError, allocations.NoPool) as e:
-        raise Outcome("Failed", "AllocationFailed", str(e), retry=False) from None
-    try:
         contributions = compile_service(owner, spec, r, vlan, 65000)
-    except ValueError as e:  # the compiler refuses a route it cannot realise
-        raise Outcome("Failed", "CompilationFailed", str(e)[:1000], retry=False) from None
+    except (routing.NotRoutable, alloc.AllocationError, allocations.NoPool, CompilationError) as e:
+        raise classify(e) from None
     routing.release(rt, namespace, name)
     routing.reserve(rt, namespace, name, spec, r)
     intent = changes.IntentRef("NetworkService", namespace, name)
     try:
         applied = await batcher.submit(intent, contributions)
     except composition.ConfigConflict as e:
-        message = _own_words(rt, namespace, str(e))[:1000]
-        raise Outcome("Failed", "ConfigConflict", message, retry=False) from None
+        o = classify(e)
+        message = _own_words(rt, namespace, str(o))[:1000]
+        raise Outcome(o.phase, o.reason, message, retry=o.retry, waiting=o.waiting) from None
     if not applied.ok:
         reason = _own_words(rt, namespace, applied.reason())
         rt.failed_transactions[owner] = reason  # shown in the tenant's transactionFailed alarm
@@ -178,6 +172,68 @@ def remember(
     rt.repath.discard(owner)
 
 
+@dataclass
+class Pass:
+    """What one pass decided: the status to write, at most one Event, and the failure."""
+
+    status: dict[str, Any]
+    event: tuple[str, str, str] | None  # (type, reason, message)
+    failure: Outcome | None
+
+
+async def evaluate(
+    rt: Runtime,
+    batcher: Batcher,
+    namespace: str,
+    name: str,
+    uid: str,
+    body: Mapping[str, Any],
+    started_at: datetime | None = None,
+) -> Pass:
+    """One pass over the service (callers hold its `service_lock`); writes nothing to it."""
+    started = time.perf_counter()
+    owner = service_owner(namespace, name)
+    event: tuple[str, str, str] | None = None
+    try:
+        spec = NetworkServiceSpec.model_validate(dict(body["spec"]))
+        r, vlan, applied = await realise(rt, batcher, namespace, name, uid, spec)
+    except ValidationError as e:
+        failure: Outcome | None = classify(e)
+    except Outcome as e:
+        failure = e
+    else:
+        failure = None
+        news = not _ready_at_generation(body)  # a resume or a repeated pass: no new Event
+        status = ready_status(body, r, vlan, applied, namespace)
+        keep_port_warning(rt, namespace, name, spec, status)
+        remember(rt, namespace, name, body, status, r)
+        if started_at is not None and news:  # from the change (first attempt) to Ready
+            elapsed = (datetime.now(UTC) - started_at.astimezone(UTC)).total_seconds()
+            metrics.CONVERGENCE_SECONDS.labels("NetworkService").observe(max(0.0, elapsed))
+        if news:
+            message = f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
+            event = ("Normal", "Provisioned", message)
+    if failure is not None:
+        status = {
+            "phase": failure.phase,
+            "observedGeneration": body["metadata"].get("generation"),
+            "conditions": conditions_for(
+                body, False, failure.reason, str(failure), failure.retry and not failure.waiting
+            ),
+        }
+        if _reason_changed(body, failure.reason):  # one Event per cause, not per retry
+            event = ("Warning", failure.reason, str(failure)[:500])
+    if failure is not None and failure.waiting:
+        rt.waiting.wait(owner, uid)
+    else:
+        rt.waiting.done(owner)
+    outcome = "ok" if failure is None else failure.reason
+    metrics.RECONCILE_SECONDS.labels("NetworkService", outcome).observe(
+        time.perf_counter() - started
+    )
+    return Pass(status, event, failure)
+
+
 async def reconcile(
     namespace: str,
     name: str,
@@ -187,43 +243,12 @@ async def reconcile(
     memo: kopf.Memo,
     started_at: datetime | None = None,
 ) -> None:
-    started = time.perf_counter()
-    rt: Runtime = memo.runtime
-    try:
-        spec = NetworkServiceSpec.model_validate(dict(body.spec))
-        r, vlan, applied = await realise(rt, memo.batcher, namespace, name, uid, spec)
-    except ValidationError as e:
-        failure: Outcome | None = Outcome("Failed", "InvalidSpec", str(e)[:1000], retry=False)
-    except Outcome as e:
-        failure = e
-    else:
-        failure = None
-        status = ready_status(body, r, vlan, applied, namespace)
-        keep_port_warning(rt, namespace, name, spec, status)
-        patch.status.update(status)
-        remember(rt, namespace, name, body, status, r)
-        if started_at is not None:  # from the change (first attempt) to Ready, retries included
-            elapsed = (datetime.now(UTC) - started_at.astimezone(UTC)).total_seconds()
-            metrics.CONVERGENCE_SECONDS.labels("NetworkService").observe(max(0.0, elapsed))
-        kopf.info(
-            body, reason="Provisioned", message=f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
-        )
-    if failure is not None:
-        patch.status.update(
-            {
-                "phase": failure.phase,
-                "observedGeneration": body.metadata.get("generation"),
-                "conditions": conditions_for(
-                    body, False, failure.reason, str(failure), failure.retry and not failure.waiting
-                ),
-            }
-        )
-        if _reason_changed(body, failure.reason):  # one Event per cause, not per retry
-            kopf.warn(body, reason=failure.reason, message=str(failure)[:500])
-    outcome = "ok" if failure is None else failure.reason
-    metrics.RECONCILE_SECONDS.labels("NetworkService", outcome).observe(
-        time.perf_counter() - started
-    )
+    done = await evaluate(memo.runtime, memo.batcher, namespace, name, uid, body, started_at)
+    patch.status.update(done.status)
+    if done.event is not None:
+        kind, reason, message = done.event
+        kopf.event(body, type=kind, reason=reason, message=message)
+    failure = done.failure
     if failure is not None and failure.retry:
         delay = WAIT_DELAY_S if failure.waiting else RETRY_DELAY_S
         raise kopf.TemporaryError(str(failure), delay=delay)
@@ -235,6 +260,12 @@ def keep_port_warning(
     """A service running on a port no longer assigned to it stays, but shows Degraded."""
     _, kept = ports.check(rt, namespace, spec.endpoints, rt.services.get(f"{namespace}/{name}"))
     status["conditions"] = ports.degraded(status["conditions"], kept, status["observedGeneration"])
+
+
+def _ready_at_generation(body: Mapping[str, Any]) -> bool:
+    status = body.get("status") or {}
+    generation = body["metadata"].get("generation")
+    return bool(status.get("phase") == "Ready" and status.get("observedGeneration") == generation)
 
 
 def _reason_changed(body: Mapping[str, Any], reason: str) -> bool:
@@ -261,6 +292,8 @@ async def service_changed(
     owner = service_owner(namespace or "", name)
     with logs.bound(kind="NetworkService", namespace=namespace, name=name):
         async with rt.service_lock(owner):
+            if rt.waiting.healed.pop(owner, None) == (uid, body.metadata.get("generation")):
+                return  # `healing` already made this very generation Ready
             await reconcile(namespace or "", name, uid, body, patch, memo, started)
 
 
@@ -268,15 +301,23 @@ async def service_changed(
 async def service_deleted(
     namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
 ) -> None:
+    """Remove the service's config, then its identifiers and reservations — under the same
+    lock as every other writer of its realisation, so a re-path waiting for the lock finds
+    the service gone instead of pushing its config back."""
     rt: Runtime = memo.runtime
     namespace = namespace or ""
-    intent = changes.IntentRef("NetworkService", namespace, name)
-    applied = await changes.apply(rt, memo.sessions, intent, {})
-    if not applied.ok:
-        raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
-    await allocations.release(rt.allocations, service_owner(namespace, name))
-    routing.release(rt, namespace, name)
-    rt.services.pop(service_owner(namespace, name), None)
-    rt.failed_transactions.pop(service_owner(namespace, name), None)
-    rt.service_links.pop(service_owner(namespace, name), None)
+    owner = service_owner(namespace, name)
+    async with rt.service_lock(owner):
+        rt.services.pop(owner, None)  # assurance and healing leave it alone from now on
+        rt.repath.discard(owner)
+        rt.waiting.forget(owner)
+        intent = changes.IntentRef("NetworkService", namespace, name)
+        applied = await changes.apply(rt, memo.sessions, intent, {})
+        if not applied.ok:
+            raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
+        await allocations.release(rt.allocations, owner)
+        routing.release(rt, namespace, name)
+        rt.failed_transactions.pop(owner, None)
+        rt.service_links.pop(owner, None)
+    rt.waiting.nudge()  # its capacity, VLAN and config items are free for services waiting
     log.info("service.deleted", kind="NetworkService", namespace=namespace, name=name)

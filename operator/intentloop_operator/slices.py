@@ -2,8 +2,9 @@
 
 A slice reserves its guaranteed bandwidth on routes between its endpoints (a star from the
 first endpoint), all or nothing; a slice that does not fit is Rejected with the reason,
-naming the bottleneck link. An admitted slice keeps its reservation while services in it
-spend its budget.
+naming the bottleneck link, and admission is tried again every `RETRY_REJECTED_S` (the
+network changes). An admitted slice keeps its reservation while services in it spend its
+budget.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from intentloop_operator import logs, ports
 from intentloop_operator.runtime import Runtime, service_owner, slice_owner
 
 WAIT_DELAY_S = 10.0
+RETRY_REJECTED_S = 10.0
 
 log = logs.get("intentloop.slices")
 
@@ -90,14 +92,13 @@ async def slice_changed(
         held = rt.topology.release(slice_owner(namespace, name))
         rt.touch_links(held.links if held is not None else ())
         raise kopf.TemporaryError(refused.message, delay=WAIT_DELAY_S)
+    before = body.status.get("reason")
     try:
         reserved = admit(rt, namespace, name, spec)
     except paths.NoFeasiblePath as e:
         status = _status(body, False, str(e.infeasibility.constraint), e.infeasibility.message)
-        kopf.warn(body, reason="Rejected", message=e.infeasibility.message)
     except topo.CapacityExceeded as e:
         status = _status(body, False, "InsufficientBandwidth", str(e))
-        kopf.warn(body, reason="Rejected", message=str(e))
     else:
         status = _status(body, True, "Admitted", f"{spec.guaranteed_bandwidth_mbps} Mbps reserved")
         status["reserved"] = reserved
@@ -105,6 +106,13 @@ async def slice_changed(
     status["conditions"] = ports.degraded(status["conditions"], kept, status["observedGeneration"])
     patch.status.update(status)
     rt.slices[key] = {"spec": dict(body.spec), "status": status}
+    rt.waiting.nudge()  # services waiting for this slice (or for its capacity) look again
+    if status["phase"] == "Rejected":
+        # Capacity, devices and links change: admission is tried again now and then, with
+        # one Event per distinct reason rather than one per attempt.
+        if status["reason"] != before:
+            kopf.warn(body, reason="Rejected", message=status["reason"])
+        raise kopf.TemporaryError(status["reason"], delay=RETRY_REJECTED_S)
 
 
 def _reason(body: kopf.Body) -> str:
@@ -126,3 +134,4 @@ async def slice_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: 
     if held is not None:
         rt.touch_links(held.links)
     rt.slices.pop(service_owner(namespace or "", name), None)
+    rt.waiting.nudge()  # its capacity is free for services waiting

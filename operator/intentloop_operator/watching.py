@@ -20,8 +20,10 @@ from intentloop_operator import (
     batching,
     collectors,
     desired,
+    healing,
     kube,
     logs,
+    metrics,
     ports,
     telemetry,
 )
@@ -62,6 +64,7 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
         asyncio.create_task(loop.run(memo.stop), name="assurance"),
         asyncio.create_task(telemetry.link_status_writer(rt, memo.stop), name="link-status"),
         asyncio.create_task(desired.follow(rt, memo.stop), name="follow-deviceconfigs"),
+        asyncio.create_task(healing.run(rt, memo.batcher, memo.stop), name="healing"),
     ]
     log.info("runtime.loaded", devices=len(lists[0]), links=len(lists[1]), services=len(lists[4]))
 
@@ -86,9 +89,13 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
     if type == "DELETED":
         rt.remove_device(name)
         await memo.sessions.drop(name)
+        metrics.FRESHNESS.forget(name)  # a gone device is not a stale one
+        rt.waiting.nudge()
     else:
         before = rt.devices.get(name)
         rt.upsert_device(name, dict(body.spec), dict(body.status))
+        if before != rt.devices.get(name):  # new, or its spec changed
+            rt.waiting.nudge()
         if before is not None and before != rt.devices.get(name):
             await memo.sessions.drop(name)
 
@@ -96,7 +103,22 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
 @kopf.on.event(GROUP, VERSION, "links", id="topology-links")
 async def link_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime = memo.runtime
+    before = rt.topology.link(name)
     if type == "DELETED":
         rt.remove_link(name)
     else:
         rt.upsert_link(name, dict(body.spec), dict(body.status))
+    after = rt.topology.link(name)
+    if after is not None and (before is None or before.spec != after.spec):
+        healing.recheck_ports(rt, {after.spec.a, after.spec.b})  # it may take a customer port
+    if (before is None) != (after is None) or (before and after and before.spec != after.spec):
+        rt.waiting.nudge()  # added, removed or re-declared (not a status write)
+
+
+@kopf.on.event(GROUP, VERSION, "resourcepools", id="inventory-pools")
+async def pool_event(memo: kopf.Memo, **_: Any) -> None:
+    """A pool appeared, changed or went: allocations read pools afresh, waiting services
+    (no pool yet, a requested VLAN outside every pool) are looked at again."""
+    rt: Runtime = memo.runtime
+    rt.allocations.forget_pools()
+    rt.waiting.nudge()

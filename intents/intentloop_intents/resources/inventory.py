@@ -144,7 +144,9 @@ class DeviceStatus(StatusModel):
     in_sync: bool | None = None
     """Whether the running config matches the DeviceConfig."""
     last_seen: datetime | None = None
-    """When the device last answered."""
+    """When the device answered the probe that last changed this status (reachability,
+    version, capabilities); probes that find nothing new write nothing. How recently every
+    device answered is the metric `intentloop_device_check_oldest_timestamp_seconds`."""
     observed_generation: int | None = None
     conditions: Conditions
 

@@ -105,6 +105,8 @@ class DeviceConfigStatus(StatusModel):
     drift_policy: DriftPolicy | None = None
     deviations: list[Deviation] = Field(default_factory=list, max_length=100)
     last_checked: datetime | None = None
+    """When the drift check that last changed this status ran; checks that find the same
+    result write nothing (see the metric `intentloop_device_check_oldest_timestamp_seconds`)."""
     last_applied_transaction: ShortText = ""
     repairs: int = 0
     observed_generation: int | None = None
