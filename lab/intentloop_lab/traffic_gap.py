@@ -1,0 +1,212 @@
+"""Loss over time between two sites: the traffic gap a customer sees during a failure.
+
+`GapStream` runs `traffic_probe`'s receiver in one site's namespace and its sender in the
+other's, at `pps` datagrams per second. Start it, break (and let the controller repair)
+the network, stop it: the result says how many packets were lost and the longest
+interruption — the MTTR as the customer experiences it. Both processes have hard
+deadlines of their own, so nothing outlives a crashed caller for long.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from intentloop_lab.traffic import Endpoint, TrafficError, in_netns
+
+LAB_ROOT = Path(__file__).resolve().parents[1]  # the source root holding intentloop_lab
+
+
+@dataclass(frozen=True)
+class GapResult:
+    sent: int
+    received: int
+    gap_ms: float
+    """Longest interruption between two delivered packets (send-time to send-time)."""
+    gap_lost: int
+    head_ms: float
+    """From the first packet sent to the first delivered: traffic not yet flowing."""
+    tail_ms: float
+    """From the last delivered packet to the end of the stream: not (yet) restored."""
+    max_silence_ms: float
+    reordered: int
+    duplicates: int
+    pps: int
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.sent - self.received)
+
+    @property
+    def restored(self) -> bool:
+        """Traffic flowed at the end of the stream (a few packets in flight excepted)."""
+        return self.received > 0 and self.tail_ms <= max(50.0, 20_000.0 / self.pps)
+
+    def summary(self) -> str:
+        state = "flowing at the end" if self.restored else "NOT flowing at the end"
+        return (
+            f"{self.received}/{self.sent} delivered ({self.lost} lost) at {self.pps} pps; "
+            f"longest gap {self.gap_ms:.0f} ms ({self.gap_lost} lost); {state}"
+        )
+
+
+def combine(sender: dict[str, Any], receiver: dict[str, Any], pps: int) -> GapResult:
+    """The sender's count and the receiver's record → one GapResult."""
+    sent = int(sender["sent"])
+    received = int(receiver["received"])
+    start, end = int(sender["start_ns"]), int(sender["end_ns"])
+    if received:
+        head = int(receiver["first_sent_ns"]) - start
+        tail = end - int(receiver["last_sent_ns"]) if receiver["last_seq"] < sent - 1 else 0
+    else:
+        head = tail = end - start
+    return GapResult(
+        sent=sent,
+        received=received,
+        gap_ms=int(receiver["gap_ns"]) / 1e6,
+        gap_lost=int(receiver["gap_lost"]),
+        head_ms=max(0, head) / 1e6,
+        tail_ms=max(0, tail) / 1e6,
+        max_silence_ms=int(receiver["max_silence_ns"]) / 1e6,
+        reordered=int(receiver["reordered"]),
+        duplicates=int(receiver["duplicates"]),
+        pps=pps,
+    )
+
+
+class _Probe:
+    """One probe process; its stdout lines are read by a thread into a queue."""
+
+    def __init__(self, netns: str, args: list[str]) -> None:
+        path = [str(LAB_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+        argv = in_netns(netns, sys.executable, "-m", "intentloop_lab.traffic_probe", *args)
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def expect(self, word: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            if line == word:
+                return True
+        return False
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        """The final JSON line; SIGTERM first if it has not ended by itself in `timeout`."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        last: str | None = None
+        while True:
+            try:
+                line = self.lines.get(timeout=2)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            last = line
+        if not last or not last.startswith("{"):
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise TrafficError(f"traffic probe gave no result: {err.strip()[-300:]!r}")
+        parsed: dict[str, Any] = json.loads(last)
+        return parsed
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+
+    def result_discarded(self) -> None:
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class GapStream:
+    """A probe stream from `src` to `dst`; `start()`, then `stop()` → GapResult."""
+
+    def __init__(
+        self, src: Endpoint, dst: Endpoint, *, pps: int = 1000, max_seconds: float = 120.0
+    ) -> None:
+        if not 1 <= pps <= 20_000:
+            raise ValueError(f"pps: {pps} outside 1..20000")
+        self.src, self.dst, self.pps, self.max_seconds = src, dst, pps, max_seconds
+        self.port = random.randint(20_000, 59_999)  # noqa: S311 - a port, not a secret
+        self._receiver: _Probe | None = None
+        self._sender: _Probe | None = None
+
+    def start(self, *, flowing_within: float | None = 10.0) -> None:
+        """Start both ends; with `flowing_within`, wait until the first packet arrives and
+        raise TrafficError if none does (the service does not carry traffic yet)."""
+        bound = ["--port", str(self.port), "--seconds", f"{self.max_seconds + 5:g}"]
+        self._receiver = _Probe(self.dst.netns, ["recv", "--bind", self.dst.ip, *bound])
+        if not self._receiver.expect("ready", 15):
+            self._abort()
+            raise TrafficError(f"probe receiver did not start in {self.dst.netns}")
+        args = ["send", "--to", self.dst.ip, "--source", self.src.ip, "--pps", str(self.pps)]
+        args += ["--port", str(self.port), "--seconds", f"{self.max_seconds:g}"]
+        self._sender = _Probe(self.src.netns, args)
+        if flowing_within is not None and not self._receiver.expect("flowing", flowing_within):
+            self._abort()
+            raise TrafficError(f"no probe packet from {self.src.ip} reached {self.dst.ip}")
+
+    def stop(self) -> GapResult:
+        """End the stream and collect both sides' accounts of it."""
+        if self._sender is None or self._receiver is None:
+            self._abort()
+            raise TrafficError("the probe stream was not running")
+        sender, receiver = self._sender, self._receiver
+        self._sender = self._receiver = None
+        sender.stop()
+        try:
+            sent = sender.result(timeout=10)
+            got = receiver.result(timeout=2)
+        finally:
+            receiver.stop()
+        return combine(sent, got, self.pps)
+
+    def __enter__(self) -> GapStream:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._abort()
+
+    def _abort(self) -> None:
+        """Stop whatever still runs, without waiting for a result."""
+        for probe in (self._sender, self._receiver):
+            if probe is not None:
+                probe.stop()
+                probe.result_discarded()
+        self._sender = self._receiver = None
