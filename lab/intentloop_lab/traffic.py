@@ -3,9 +3,10 @@
 A *site* is a customer host behind a router's customer port: a network namespace and the
 interface in it that faces the port (`labstate.SiteInfo`, published in `lab.json`). A
 service reaches a site on a VLAN (an interface made the way the lab carries VLANs, see
-`intentloop_lab.sites`) or untagged, on the port's own interface. `attach()` gives both ends of a service a test address —
-one /30 per service pair, from 198.18.0.0/15 (the RFC 2544 benchmarking range, so it can
-never collide with anything real) — and removes exactly what it added when it is done.
+`intentloop_lab.sites`) or untagged, on the port's own interface. `attach()` gives both
+ends of a service a test address — one /30 per service pair, from 198.18.0.0/15 (the
+RFC 2544 benchmarking range, so it can never collide with anything real) — and
+removes exactly what it added when it is done.
 
 The measurements are bounded in packets and in time and always end:
 - `ping()`: reachability, loss %;
@@ -212,7 +213,7 @@ def ping(
     src: Endpoint, dst: str, *, count: int = 5, interval: float = 0.2, timeout: float = 1.0
 ) -> PingResult:
     """`count` echo requests from `src` to `dst`, `interval` s apart; a reply later than
-    `timeout` s is lost. Ends after at most count × interval + timeout seconds."""
+    `timeout` s is lost. Ends after at most count * interval + timeout seconds."""
     if not 1 <= count <= 10_000:
         raise ValueError(f"count: {count} outside 1..10000")
     deadline = max(1, int(count * interval + timeout + 0.999))

@@ -13,6 +13,7 @@ count as a gap: only lost packets do. Standard library only: it starts fast.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import signal
 import socket
@@ -112,11 +113,11 @@ def summarise(seqs: Sequence[int], sent: Sequence[int], arrived: Sequence[int]) 
         first.setdefault(seq, stamp)
     order = sorted(first)
     gap_ns, gap_lost, gap_at = 0, 0, None
-    for a, b in zip(order, order[1:], strict=False):
+    for a, b in itertools.pairwise(order):
         if b > a + 1 and first[b] - first[a] > gap_ns:
             gap_ns, gap_lost, gap_at = first[b] - first[a], b - a - 1, first[a]
-    silence = max((b - a for a, b in zip(arrived, arrived[1:], strict=False)), default=0)
-    reordered = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b < a)
+    silence = max((b - a for a, b in itertools.pairwise(arrived)), default=0)
+    reordered = sum(1 for a, b in itertools.pairwise(seqs) if b < a)
     return {
         "received": len(order),
         "duplicates": len(seqs) - len(order),

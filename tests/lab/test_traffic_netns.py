@@ -187,6 +187,8 @@ def test_a_quiet_stream_has_no_gap(wire: Wire) -> None:
 
 def test_a_stream_that_never_arrives_says_so(wire: Wire) -> None:
     a, b = traffic.Attachment(wire.a, 500), traffic.Attachment(wire.b, 501)
-    with traffic.attach(a, b) as (ea, eb):
-        with pytest.raises(traffic.TrafficError, match="no probe packet"):
-            GapStream(ea, eb, pps=200, max_seconds=5).start(flowing_within=1.0)
+    with (
+        traffic.attach(a, b) as (ea, eb),
+        pytest.raises(traffic.TrafficError, match="no probe packet"),
+    ):
+        GapStream(ea, eb, pps=200, max_seconds=5).start(flowing_within=1.0)
