@@ -26,15 +26,17 @@ Args = argparse.Namespace
 def attachments(
     state: LabState, endpoints: list[dict[str, Any]], vlan: int | None
 ) -> tuple[Attachment, Attachment]:
-    """The sites behind a service's first two endpoints, on the service's VLAN."""
+    """The sites behind a service's first two endpoints, on the service's VLAN (or on the
+    endpoint's own `vlan`, where an endpoint names one)."""
     if len(endpoints) < 2:
         raise TrafficError("a service needs two endpoints to send traffic between")
     found = []
     for ep in endpoints[:2]:
         try:
-            found.append(Attachment(state.site(ep["device"], ep["interface"]), vlan))
+            site = state.site(ep["device"], ep["interface"])
         except KeyError as exc:
             raise TrafficError(str(exc.args[0])) from None
+        found.append(Attachment(site, ep.get("vlan", vlan)))
     return found[0], found[1]
 
 
