@@ -1,15 +1,20 @@
-"""The lab daemon: one background process that runs a whole simulated network.
+"""The lab daemon: one background process that runs a whole network.
 
-`intentloop lab up` starts it detached; it starts every router on free loopback ports, runs
-the simulation, serves the control socket, and writes `lab.json` once everything answers —
-so the file's presence means "ready". SIGTERM (or SIGINT) stops every router and removes
-everything it created except its log, so a stopped lab leaves no process, socket or
-directory behind. One flock on `daemon.pid` keeps two daemons off one state directory.
+`intentloop lab up` starts it detached; it builds the data plane (a network namespace per
+router and per customer site, veths for links and ports, see `dataplane`), starts every
+router's management plane on free loopback ports, serves the control socket, and writes
+`lab.json` once everything answers — so the file's presence means "ready". SIGTERM (or
+SIGINT) stops every router and removes everything it created except its log, so a stopped
+lab leaves no process, namespace, socket or directory behind. One flock on `daemon.pid`
+keeps two daemons off one state directory.
 
-The event loop owns the simulation (no locks needed): faults are applied and pushed to the
-gNMI targets (or, for routers without gNMI, to the state file their NETCONF relay turns
-into notifications) before the command is answered, so ON_CHANGE subscribers hear about a
-failed link within milliseconds; slow work (starting sshd, a NETCONF tamper) runs in threads.
+The event loop owns the fault bookkeeping (no locks needed). Every tick it reads each
+router's running config into its device agent (NETCONF routers; gNMI routers apply in their
+Set path) and the kernel's interface state and the probes' latencies into the gNMI targets
+(or, for routers without gNMI, the state file their NETCONF relay turns into
+notifications). A fault is a kernel change, read back and pushed before the command is
+answered, so ON_CHANGE subscribers hear about a failed link within milliseconds; slow work
+(starting sshd, a NETCONF tamper) runs in threads.
 """
 
 from __future__ import annotations
@@ -17,35 +22,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import fcntl
 import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from intentloop_lab import control, labstate, netplan
+from intentloop_lab.dataplane import DataPlane
+from intentloop_lab.kernel import CommandError
 from intentloop_lab.pki import LabPki
 from intentloop_lab.routers import LabRouter
-from intentloop_lab.simulation import Simulation, TelemetryPublisher
+from intentloop_lab.simulation import Faults, TelemetryPublisher
 from intentloop_lab.topology import Topology, default_topology, load_topology
 
 log = structlog.get_logger("intentloop_lab.daemon")
 
 TICK_S = 0.2
+SETTLE_S = 2.0  # how long a fault may take to show in the kernel's operational state
 
 
 class LabDaemon:
     def __init__(self, *, topology: Topology, state_dir: Path) -> None:
         self.topology = topology
         self.state_dir = state_dir.absolute()
-        self.sim = Simulation(topology)
+        self.sim = Faults(topology)
         self.plan = netplan.plan_lab(topology, netplan.new_lab_id())
+        self.dataplane = DataPlane(topology, self.plan, self.state_dir)
         self.publisher = TelemetryPublisher()
         self.routers: dict[str, LabRouter] = {}  # filled by run(): it touches the disk
         self._busy: set[str] = set()  # routers being stopped or started: leave them alone
@@ -59,8 +67,11 @@ class LabDaemon:
             loop.add_signal_handler(signum, self._stop.set)
         server: asyncio.AbstractServer | None = None
         try:
+            await asyncio.to_thread(self.dataplane.build)
+            self.dataplane.attach(loop)
             await self._start_all()
             self._refresh()
+            await self._settle(self.dataplane.measured)
             server = await self._serve()
             self._write_state()
             log.info("lab.ready", topology=self.topology.name, routers=len(self.routers))
@@ -89,6 +100,15 @@ class LabDaemon:
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise RuntimeError(f"{len(failures)} router(s) did not start: {failures[0]}")
+        for name, router in self.routers.items():
+            router.attach_agent(self.dataplane.agents[name])
+
+    async def _settle(self, done: Callable[[], bool]) -> None:
+        """Tick until `done()` (the kernel caught up with a change), at most SETTLE_S."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_S
+        while not done() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+            self._publish()
 
     async def _serve(self) -> asyncio.AbstractServer:
         path = self.state_dir / labstate.SOCKET_FILE
@@ -123,27 +143,38 @@ class LabDaemon:
         for name, result in zip(self.routers, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("lab.router.destroy.failed", router=name, error=str(result))
+        try:
+            await asyncio.to_thread(self.dataplane.destroy)
+        except Exception as exc:
+            log.error("lab.netns.destroy.failed", error=str(exc))
         for leftover in (labstate.ROUTERS_DIR, labstate.PKI_DIR):
             shutil.rmtree(self.state_dir / leftover, ignore_errors=True)
         log.info("lab.stopped")
 
-    # --- simulation ---------------------------------------------------------------------
+    # --- data plane ---------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Read configs, notice crashed routers, push whatever changed into the targets."""
+        """Forward configs, notice crashed routers, push the kernel's state into the targets."""
         for name, router in self.routers.items():
             if name in self._busy:
                 continue
             alive = router.running
             if self.sim.is_running(name) != alive and name not in self._stopped:
                 log.warning("lab.router.crashed" if not alive else "lab.router.back", router=name)
-            self.sim.set_running(name, running=alive)
+                self.sim.set_running(name, running=alive)
+                self.dataplane.apply_faults(self.sim, [name])
             if alive:
-                self.sim.set_config(name, router.config_view())
+                self._forward(router)
         self._publish()
+
+    def _forward(self, router: LabRouter) -> None:
+        try:
+            self.dataplane.agents[router.name].apply(router.running_tree())
+        except CommandError as exc:  # a NETCONF commit the kernel refused: best effort
+            log.warning("lab.agent.refused", router=router.name, error=str(exc))
 
     def _publish(self) -> None:
         sinks = {n: sink for n, r in self.routers.items() if (sink := r.telemetry_sink) is not None}
-        self.publisher.publish(self.sim.telemetry(), sinks)
+        self.publisher.publish(self.dataplane.telemetry(list(self.routers)), sinks)
         for router in self.routers.values():
             if router.state_file is not None:  # routers whose telemetry is NETCONF
                 router.state_file.flush()
@@ -223,11 +254,13 @@ class LabDaemon:
     async def _dispatch(self, request: control.AnyRequest) -> Any:
         if isinstance(request, control.LinkAdmin):
             link = self.sim.set_link_admin(request.a, request.b, up=request.up)
-            self._publish()
+            self.dataplane.apply_faults(self.sim, [link.a, link.b])
+            await self._settle(lambda: self._link_status(link.name)["oper_up"] == request.up)
             log.info("lab.link.admin", link=link.name, up=request.up)
             return self._link_status(link.name)
         if isinstance(request, control.LinkLatency):
             link = self.sim.inject_latency(request.a, request.b, request.extra_ms)
+            self.dataplane.set_delay(self.sim, link.a, link.b)
             self._publish()
             log.info("lab.link.latency", link=link.name, extra_ms=request.extra_ms)
             return self._link_status(link.name)
@@ -258,6 +291,7 @@ class LabDaemon:
         try:
             # Far ends go down before the processes do, as when a router loses power.
             self.sim.set_running(router.name, running=False)
+            self.dataplane.apply_faults(self.sim, [router.name])
             self._publish()
             await asyncio.to_thread(router.stop)
         finally:
@@ -271,6 +305,8 @@ class LabDaemon:
         finally:
             self._busy.discard(router.name)
         self._stopped.discard(router.name)
+        self.sim.set_running(router.name, running=True)
+        self.dataplane.apply_faults(self.sim, [router.name])
         self.publisher.forget(router.name)
         self._refresh()
         self._write_state()
@@ -292,9 +328,7 @@ class LabDaemon:
         return {
             "topology": self.topology.name,
             "routers": [self._router_status(r) for r in self.routers.values()],
-            "links": [
-                dataclasses.asdict(s) | {"latency_ms": s.latency_ms} for s in self.sim.links()
-            ],
+            "links": self.dataplane.link_status(self.sim),
         }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hmac
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,6 +92,9 @@ class GnmiTarget:
         self._reject_next = False
         self._server: grpc.Server | None = None
         self._requested_port = port
+        # Called with every candidate tree (JSON_IETF body) before it becomes running; it
+        # raises CommitRejected to refuse it (the lab's data plane, see `agent`).
+        self.applier: Callable[[dict[str, Any]], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -221,6 +224,8 @@ class GnmiTarget:
 
         Called with the config lock held, so subscribers see changes in commit order."""
         candidate.validate()
+        if self.applier is not None:
+            self.applier(candidate.to_json())
         changes = self._config.changes_to(candidate)
         self._config = candidate
         self.hub.publish_config(changes)

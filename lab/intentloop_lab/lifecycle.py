@@ -4,7 +4,8 @@
 it answers on its control socket; `stop` sends SIGTERM and waits. Both hold an flock on the
 state directory, so two `lab up` at once start one daemon, not two. After a daemon that was
 killed outright, `stop` (and the next `start`) end the routers' processes it left behind —
-found by the state directory in their command lines, a path no stranger's process names.
+found by the state directory in their command lines, a path no stranger's process names —
+and delete its network namespaces, found by the prefix it recorded before creating them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from intentloop_lab import control, labstate
+from intentloop_lab import control, dataplane, labstate
 
 UP_TIMEOUT_S = 90.0
 DOWN_TIMEOUT_S = 30.0
@@ -33,6 +34,10 @@ class LabStartError(RuntimeError):
 
 def start(state_dir: Path, topology: Path | None) -> bool:
     """Bring the lab up; False when one already runs here (then it is left alone)."""
+    try:
+        dataplane.check_privileges()
+    except dataplane.PrivilegeError as exc:
+        raise LabStartError(f"cannot start the lab: {exc}") from None
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _locked(state_dir):
         running = daemon_pid(state_dir)
@@ -60,7 +65,13 @@ def stop(state_dir: Path) -> bool:
         return False
     with _locked(state_dir):
         pid = daemon_pid(state_dir)
-        traces = (labstate.STATE_FILE, labstate.ROUTERS_DIR, labstate.SOCKET_FILE, "daemon.pid")
+        traces = (
+            labstate.STATE_FILE,
+            labstate.ROUTERS_DIR,
+            labstate.SOCKET_FILE,
+            "daemon.pid",
+            dataplane.PREFIX_FILE,
+        )
         if pid is None and not any((state_dir / name).exists() for name in traces):
             return False
         _stop(state_dir, pid=pid)
@@ -167,6 +178,7 @@ def _clean_leftovers(state_dir: Path) -> None:
     for pid in orphans:
         if labstate.pid_alive(pid):
             _signal(pid, signal.SIGKILL)
+    dataplane.remove_recorded(state_dir)  # its namespaces, by the prefix it recorded
     for name in (labstate.STATE_FILE, labstate.SOCKET_FILE, "daemon.pid"):
         (state_dir / name).unlink(missing_ok=True)
     for name in (labstate.ROUTERS_DIR, labstate.PKI_DIR):

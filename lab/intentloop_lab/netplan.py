@@ -149,7 +149,7 @@ def plan_lab(topology: Topology, lab_id: str) -> LabPlan:
         taken.add(kernel)
         return PortPlan(routers[router], model, kernel, address, peer, attachment)
 
-    sites = []
+    sites: list[SitePlan] = []
     for router in topology.routers:
         for port in router.ports:
             index = len(sites)
@@ -160,7 +160,7 @@ def plan_lab(topology: Topology, lab_id: str) -> LabPlan:
             sites.append(
                 SitePlan(router.name, port, end(router.name, port, ours, theirs, attachment), site)
             )
-    links = []
+    links: list[LinkPlan] = []
     for index, link in enumerate(topology.links):
         a_addr, b_addr = _address(0, index, 0), _address(0, index, 1)
         links.append(

