@@ -3,7 +3,10 @@
 The server runs in the receiving site's namespace for exactly one test (`-1`), bound to
 the receiving end's test address; the client in the sending site offers `mbps` for
 `seconds`. What counts is what the *receiver* got: iperf3 ≥ 3.12 reports it in the client's
-`end.sum_received` (older versions only in the server's own output, which is the fallback).
+`end.sum_received`; the server's own half-second intervals (`--get-server-output`) give the
+*steady* rate, after a `warmup` in which a policer may still be spending its bucket (a
+token bucket lets its depth through at line rate before it holds the rate). Rates are UDP
+payload: a policer counting whole frames holds payload to rate * 1200 / 1242 on Ethernet.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class RateResult:
     sent_packets: int
     lost_packets: int
     seconds: float
+    steady_mbps: float | None = None
+    """Delivered after the warm-up (None: no intervals after it)."""
 
     @property
     def loss_pct(self) -> float:
@@ -38,14 +43,25 @@ class RateResult:
         return 100.0 * self.lost_packets / self.sent_packets
 
     def summary(self) -> str:
+        steady = f" (steady {self.steady_mbps:.1f})" if self.steady_mbps is not None else ""
         return (
             f"offered {self.offered_mbps:g} Mbps, sent {self.sent_mbps:.1f}, "
-            f"delivered {self.delivered_mbps:.1f} Mbps, loss {self.loss_pct:.1f}% "
+            f"delivered {self.delivered_mbps:.1f} Mbps{steady}, loss {self.loss_pct:.1f}% "
             f"over {self.seconds:.1f}s"
         )
 
 
-def parse_iperf(report: dict[str, Any], offered_mbps: float) -> RateResult:
+def steady_mbps(report: dict[str, Any], warmup: float) -> float | None:
+    """Delivered Mbps over the server's intervals that start after `warmup` seconds."""
+    intervals = (report.get("server_output_json") or {}).get("intervals") or []
+    after = [i["sum"] for i in intervals if float(i["sum"]["start"]) >= warmup - 1e-3]
+    seconds = sum(float(i["seconds"]) for i in after)
+    if not after or seconds <= 0:
+        return None
+    return 8 * sum(float(i["bytes"]) for i in after) / seconds / 1e6
+
+
+def parse_iperf(report: dict[str, Any], offered_mbps: float, warmup: float = 0.0) -> RateResult:
     """The client's `-J` report of a UDP test → what was sent and what arrived."""
     if "error" in report:
         raise TrafficError(f"iperf3: {report['error']}")
@@ -68,6 +84,7 @@ def parse_iperf(report: dict[str, Any], offered_mbps: float) -> RateResult:
         sent_packets=packets,
         lost_packets=lost,
         seconds=seconds,
+        steady_mbps=steady_mbps(report, warmup),
     )
 
 
@@ -81,7 +98,7 @@ def _start_server(dst: Endpoint, seconds: float) -> tuple[subprocess.Popen[str],
     for _ in range(5):
         port = random.randint(20_000, 59_999)  # noqa: S311 - a port, not a secret
         argv = in_netns(dst.netns, "iperf3", "-s", "-1", "-B", dst.ip, "-p", str(port))
-        argv += ["--idle-timeout", str(int(seconds + 10))]
+        argv += ["-J", "-i", "0.5", "--idle-timeout", str(int(seconds + 10))]
         server = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
@@ -104,17 +121,22 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def rate(src: Endpoint, dst: Endpoint, *, mbps: float, seconds: float = 3.0) -> RateResult:
-    """Offer `mbps` of UDP from `src` to `dst` for `seconds`; what arrived, and what not."""
+def rate(
+    src: Endpoint, dst: Endpoint, *, mbps: float, seconds: float = 3.0, warmup: float = 0.0
+) -> RateResult:
+    """Offer `mbps` of UDP from `src` to `dst` for `seconds`; what arrived, and what not
+    (`steady_mbps`: what arrived after the first `warmup` seconds)."""
     if not 0 < mbps <= MAX_MBPS:
         raise ValueError(f"mbps: {mbps:g} outside (0, {MAX_MBPS:g}]")
     if not 0.5 <= seconds <= MAX_SECONDS:
         raise ValueError(f"seconds: {seconds:g} outside 0.5..{MAX_SECONDS:g}")
+    if not 0 <= warmup <= seconds - 0.5:
+        raise ValueError(f"warmup: {warmup:g} must leave at least 0.5 s of the {seconds:g} s")
     server, port = _start_server(dst, seconds)
     try:
         argv = in_netns(src.netns, "iperf3", "-c", dst.ip, "-B", src.ip, "-p", str(port))
         argv += ["-u", "-b", f"{mbps:g}M", "-l", str(DATAGRAM), "-t", f"{seconds:g}", "-J"]
-        argv += ["--connect-timeout", "3000"]
+        argv += ["--connect-timeout", "3000", "-i", "0.5", "--get-server-output"]
         out = run(argv, timeout=seconds + 30, check=False)
     finally:
         _stop(server)
@@ -122,4 +144,4 @@ def rate(src: Endpoint, dst: Endpoint, *, mbps: float, seconds: float = 3.0) -> 
         report = json.loads(out)
     except json.JSONDecodeError as exc:
         raise TrafficError(f"iperf3 printed no JSON: {out.strip()[-200:]!r}") from exc
-    return parse_iperf(report, mbps)
+    return parse_iperf(report, mbps, warmup)

@@ -166,9 +166,12 @@ def test_the_policer_delivers_the_service_bandwidth_when_offered_twice_as_much(
         wait_for(lambda: _reaches(a, b), timeout=20, what="the service carries")
         under = rate(a, b, mbps=10, seconds=2)
         assert under.delivered_mbps == pytest.approx(10, rel=0.1), under.summary()
-        over = rate(a, b, mbps=40, seconds=4)
-    assert over.sent_mbps == pytest.approx(40, rel=0.1), over.summary()
-    assert over.delivered_mbps == pytest.approx(20, rel=0.1), over.summary()
+        # a token bucket first lets its depth through: the rate it holds is the steady one
+        over = rate(a, b, mbps=40, seconds=5, warmup=2)
+    print(f"\npoliced at 20 Mbps: {over.summary()}")
+    assert over.sent_mbps > 30, over.summary()  # well over the bandwidth, even on busy cores
+    assert over.steady_mbps == pytest.approx(20, rel=0.1), over.summary()
+    assert over.loss_pct > 25, over.summary()
 
 
 def test_a_link_down_on_the_path_is_a_gap_then_traffic_flows_on_the_new_path(

@@ -85,8 +85,14 @@ def test_parse_iperf_counts_what_the_receiver_got() -> None:
         }
     }
     r = parse_iperf(report, 40)
-    assert r.delivered_mbps == pytest.approx(20.0)
+    assert r.delivered_mbps == pytest.approx(20.0) and r.steady_mbps is None
     assert r.sent_mbps == pytest.approx(40.0) and r.loss_pct == pytest.approx(50.0)
+    intervals = [
+        {"sum": {"start": t / 2, "seconds": 0.5, "bytes": 4_000_000 if t < 2 else 1_250_000}}
+        for t in range(6)
+    ]
+    steady = parse_iperf({**report, "server_output_json": {"intervals": intervals}}, 40, 1.0)
+    assert steady.steady_mbps == pytest.approx(20.0)  # the first second's burst left out
     with pytest.raises(traffic.TrafficError, match="unable to connect"):
         parse_iperf({"error": "unable to connect to server"}, 10)
 
