@@ -1,10 +1,11 @@
 """Loss over time between two sites: the traffic gap a customer sees during a failure.
 
 `GapStream` runs `traffic_probe`'s receiver in one site's namespace and its sender in the
-other's, at `pps` datagrams per second. Start it, break (and let the controller repair)
-the network, stop it: the result says how many packets were lost and the longest
-interruption — the MTTR as the customer experiences it. Both processes have hard
-deadlines of their own, so nothing outlives a crashed caller for long.
+other's, at `pps` datagrams per second (`GapStreams`: many pairs at once, a flow each).
+Start it, break (and let the controller repair) the network, stop it: the result says how
+many packets were lost and the longest interruption — the MTTR as the customer
+experiences it. Every process has a hard deadline of its own, so nothing outlives a
+crashed caller for long.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,9 @@ class GapResult:
     tail_ms: float
     """From the last delivered packet to the end of the stream: not (yet) restored."""
     max_silence_ms: float
+    """Longest time the receiver got nothing (also counts its own or the sender's stalls)."""
+    max_delay_ms: float
+    """Longest one-way delay: packets held back (e.g. queued for a neighbour) count here."""
     reordered: int
     duplicates: int
     pps: int
@@ -55,7 +60,8 @@ class GapResult:
         state = "flowing at the end" if self.restored else "NOT flowing at the end"
         return (
             f"{self.received}/{self.sent} delivered ({self.lost} lost) at {self.pps} pps; "
-            f"longest gap {self.gap_ms:.0f} ms ({self.gap_lost} lost); {state}"
+            f"longest gap {self.gap_ms:.0f} ms ({self.gap_lost} lost), "
+            f"max delay {self.max_delay_ms:.0f} ms; {state}"
         )
 
 
@@ -77,6 +83,7 @@ def combine(sender: dict[str, Any], receiver: dict[str, Any], pps: int) -> GapRe
         head_ms=max(0, head) / 1e6,
         tail_ms=max(0, tail) / 1e6,
         max_silence_ms=int(receiver["max_silence_ns"]) / 1e6,
+        max_delay_ms=max(0, int(receiver["max_delay_ns"])) / 1e6,
         reordered=int(receiver["reordered"]),
         duplicates=int(receiver["duplicates"]),
         pps=pps,
@@ -153,50 +160,80 @@ class _Probe:
             self.proc.wait()
 
 
-class GapStream:
-    """A probe stream from `src` to `dst`; `start()`, then `stop()` → GapResult."""
+class GapStreams:
+    """Probe flows for many pairs at once: one sender per sending site, one receiver per
+    receiving site, `pps` datagrams per second per flow. `start()`, then `stop()` → one
+    GapResult per pair, in order."""
 
     def __init__(
-        self, src: Endpoint, dst: Endpoint, *, pps: int = 1000, max_seconds: float = 120.0
+        self,
+        pairs: Sequence[tuple[Endpoint, Endpoint]],
+        *,
+        pps: int = 1000,
+        max_seconds: float = 120.0,
     ) -> None:
-        if not 1 <= pps <= 20_000:
-            raise ValueError(f"pps: {pps} outside 1..20000")
-        self.src, self.dst, self.pps, self.max_seconds = src, dst, pps, max_seconds
+        if not pairs:
+            raise ValueError("no pairs to stream between")
+        if not 1 <= pps * len(pairs) <= 20_000:
+            raise ValueError(f"pps: {pps} x {len(pairs)} flows outside 1..20000 packets/s")
+        self.pairs, self.pps, self.max_seconds = list(pairs), pps, max_seconds
         self.port = random.randint(20_000, 59_999)  # noqa: S311 - a port, not a secret
-        self._receiver: _Probe | None = None
-        self._sender: _Probe | None = None
+        self._receivers: dict[str, _Probe] = {}
+        self._senders: dict[str, _Probe] = {}
+
+    def _by(self, side: int) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for flow, pair in enumerate(self.pairs):
+            groups.setdefault(pair[side].netns, []).append(flow)
+        return groups
 
     def start(self, *, flowing_within: float | None = 10.0) -> None:
-        """Start both ends; with `flowing_within`, wait until the first packet arrives and
-        raise TrafficError if none does (the service does not carry traffic yet)."""
+        """Start every end; with `flowing_within`, wait until every flow has delivered a
+        packet and raise TrafficError if one does not (that service carries nothing)."""
         bound = ["--port", str(self.port), "--seconds", f"{self.max_seconds + 5:g}"]
-        self._receiver = _Probe(self.dst.netns, ["recv", "--bind", self.dst.ip, *bound])
-        if not self._receiver.expect("ready", 15):
+        for netns, flows in self._by(1).items():
+            expect = [a for f in flows for a in ("--expect", str(f))]
+            self._receivers[netns] = _Probe(netns, ["recv", *expect, *bound])
+        if not all(r.expect("ready", 15) for r in self._receivers.values()):
             self._abort()
-            raise TrafficError(f"probe receiver did not start in {self.dst.netns}")
-        args = ["send", "--to", self.dst.ip, "--source", self.src.ip, "--pps", str(self.pps)]
-        args += ["--port", str(self.port), "--seconds", f"{self.max_seconds:g}"]
-        self._sender = _Probe(self.src.netns, args)
-        if flowing_within is not None and not self._receiver.expect("flowing", flowing_within):
-            self._abort()
-            raise TrafficError(f"no probe packet from {self.src.ip} reached {self.dst.ip}")
+            raise TrafficError("a probe receiver did not start")
+        for netns, flows in self._by(0).items():
+            args = ["send", "--pps", str(self.pps), "--port", str(self.port)]
+            args += ["--seconds", f"{self.max_seconds:g}"]
+            for f in flows:
+                src, dst = self.pairs[f]
+                args += ["--flow", f"{f}:{src.ip}:{dst.ip}"]
+            self._senders[netns] = _Probe(netns, args)
+        if flowing_within is None:
+            return
+        for netns, receiver in self._receivers.items():
+            if not receiver.expect("flowing", flowing_within):
+                self._abort()
+                raise TrafficError(f"a probe flow into {netns} delivered no packet")
 
-    def stop(self) -> GapResult:
-        """End the stream and collect both sides' accounts of it."""
-        if self._sender is None or self._receiver is None:
+    def stop(self) -> list[GapResult]:
+        """End every flow and collect both sides' accounts of it."""
+        if not self._senders:
             self._abort()
-            raise TrafficError("the probe stream was not running")
-        sender, receiver = self._sender, self._receiver
-        self._sender = self._receiver = None
-        sender.stop()
+            raise TrafficError("the probe streams were not running")
+        senders, receivers = self._senders, self._receivers
+        self._senders, self._receivers = {}, {}
+        for probe in senders.values():
+            probe.stop()
         try:
-            sent = sender.result(timeout=10)
-            got = receiver.result(timeout=2)
+            sent = {ns: p.result(timeout=10) for ns, p in senders.items()}
+            got: dict[str, Any] = {}
+            for probe in receivers.values():
+                got.update(probe.result(timeout=2))
         finally:
-            receiver.stop()
-        return combine(sent, got, self.pps)
+            for probe in receivers.values():
+                probe.stop()
+        return [
+            combine(sent[src.netns], got[str(flow)], self.pps)
+            for flow, (src, _) in enumerate(self.pairs)
+        ]
 
-    def __enter__(self) -> GapStream:
+    def __enter__(self) -> GapStreams:
         self.start()
         return self
 
@@ -205,8 +242,33 @@ class GapStream:
 
     def _abort(self) -> None:
         """Stop whatever still runs, without waiting for a result."""
-        for probe in (self._sender, self._receiver):
-            if probe is not None:
-                probe.stop()
-                probe.result_discarded()
-        self._sender = self._receiver = None
+        for probe in [*self._senders.values(), *self._receivers.values()]:
+            probe.stop()
+            probe.result_discarded()
+        self._senders, self._receivers = {}, {}
+
+
+class GapStream:
+    """One pair's probe stream from `src` to `dst`; `start()`, then `stop()` → GapResult."""
+
+    def __init__(
+        self, src: Endpoint, dst: Endpoint, *, pps: int = 1000, max_seconds: float = 120.0
+    ) -> None:
+        self._streams = GapStreams([(src, dst)], pps=pps, max_seconds=max_seconds)
+
+    def start(self, *, flowing_within: float | None = 10.0) -> None:
+        try:
+            self._streams.start(flowing_within=flowing_within)
+        except TrafficError as exc:
+            src, dst = self._streams.pairs[0]
+            raise TrafficError(f"no probe packet from {src.ip} reached {dst.ip}") from exc
+
+    def stop(self) -> GapResult:
+        return self._streams.stop()[0]
+
+    def __enter__(self) -> GapStream:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._streams.__exit__(*exc)

@@ -19,7 +19,7 @@ import pytest
 
 from intentloop_lab import traffic
 from intentloop_lab.labstate import SiteInfo
-from intentloop_lab.traffic_gap import GapStream
+from intentloop_lab.traffic_gap import GapStream, GapStreams
 from intentloop_lab.traffic_iperf import rate
 
 pytestmark = [
@@ -40,6 +40,12 @@ class Wire:
 
     def port(self, side: str, up: bool) -> None:
         sh("ip", "-n", self.wire, "link", "set", "dev", f"w{side}", "up" if up else "down")
+
+    def cut(self, side: str, cut: bool) -> None:
+        """Take a site's wire out of the bridge: frames dropped, carrier kept (a site that
+        loses carrier queues its packets until its neighbour answers again)."""
+        master = ("nomaster",) if cut else ("master", "br0")
+        sh("ip", "-n", self.wire, "link", "set", "dev", f"w{side}", *master)
 
 
 def _site(ns: str, n: int) -> SiteInfo:
@@ -194,3 +200,29 @@ def test_a_stream_that_never_arrives_says_so(wire: Wire) -> None:
         pytest.raises(traffic.TrafficError, match="no probe packet"),
     ):
         GapStream(ea, eb, pps=200, max_seconds=5).start(flowing_within=1.0)
+
+
+def test_many_flows_each_report_their_own_gap(wire: Wire) -> None:
+    there = (traffic.Attachment(wire.a, 600), traffic.Attachment(wire.b, 600))
+    back = (traffic.Attachment(wire.b, 601), traffic.Attachment(wire.a, 601))
+    untouched = (traffic.Attachment(wire.a, 602), traffic.Attachment(wire.b, 603))
+    with (
+        traffic.attach(*there) as (a1, b1),
+        traffic.attach(*back) as (b2, a2),
+        traffic.attach(*untouched) as (a3, b3),
+    ):
+        streams = GapStreams([(a1, b1), (b2, a2)], pps=200, max_seconds=30)
+        streams.start()
+        wire.cut("a", cut=True)
+        down_at = time.monotonic()
+        time.sleep(0.4)  # the stimulus: a failure held for a while
+        up_at = time.monotonic()
+        wire.cut("a", cut=False)
+        time.sleep(0.3)
+        results = streams.stop()
+        with pytest.raises(traffic.TrafficError, match="delivered no packet"):
+            GapStreams([(a3, b3)], pps=100, max_seconds=5).start(flowing_within=1.0)
+    assert len(results) == 2
+    for result in results:
+        assert result.gap_ms >= (up_at - down_at) * 1000 - 10, result.summary()
+        assert result.restored and result.gap_lost > 0, result.summary()

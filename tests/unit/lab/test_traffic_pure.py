@@ -104,7 +104,7 @@ def test_summarise_counts_only_lost_packets_as_a_gap() -> None:
     got = summarise(seqs, [s * ms for s in seqs], [a * ms for a in arrived])
     assert (got["received"], got["duplicates"], got["gap_lost"]) == (7, 1, 6)
     assert got["gap_ns"] == 7 * ms and got["gap_at_ns"] == 3 * ms
-    assert got["max_silence_ns"] == 47 * ms
+    assert got["max_silence_ns"] == 47 * ms and got["max_delay_ns"] == 41 * ms
     stalled = summarise([0, 1, 2], [0, 1, 400 * ms], [0, 1, 400 * ms])
     assert stalled["gap_ns"] == 0  # a slow sender with nothing lost is no gap
 
