@@ -23,6 +23,7 @@ applying the new running config to the kernels, and the flows' own resolution.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from contextlib import ExitStack
@@ -161,7 +162,7 @@ def run_size(s: harness.Stack, count: int, runs: int) -> dict[str, Any]:
     }
 
 
-def _table(results: list[dict[str, Any]]) -> str:
+def _table(results: list[dict[str, Any]], load: tuple[float, ...] = ()) -> str:
     table = (
         "| services | affected (median) | traffic gap, worst service (ms) | traffic gap, "
         "median service (ms) | controller: link down → all Ready (ms) | floor: re-path "
@@ -181,6 +182,11 @@ def _table(results: list[dict[str, Any]]) -> str:
         "Unaffected services (not on the failed link) lost nothing unless "
         "`unaffected_gap_max_ms` in the JSON says otherwise.\n"
     )
+    if load:
+        table += (
+            f"\nLoad average when the run started: {load[0]:.1f} on {os.cpu_count()} cores "
+            "(a machine shared with other work: the figures include waiting for a core).\n"
+        )
     return table
 
 
@@ -190,13 +196,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     results = []
+    load = os.getloadavg()
     with harness.stack() as s:
         for size in args.sizes:
             results.append(run_size(s, size, args.runs))
             print(_table(results), flush=True)
     sizes = " ".join(map(str, args.sizes))
     cmd = f"sudo python -m benchmarks.closedloop_traffic --sizes {sizes} --runs {args.runs}"
-    harness.write("closedloop-traffic", {"results": results}, _table(results), cmd)
+    harness.write("closedloop-traffic", {"results": results}, _table(results, load), cmd)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def _ping(a: Endpoint, b: Endpoint, args: Args) -> tuple[bool, str]:
 def _rate(a: Endpoint, b: Endpoint, args: Args) -> tuple[bool, str]:
     from intentloop_lab.traffic_iperf import rate
 
-    result = rate(a, b, mbps=args.mbps, seconds=args.seconds)
+    result = rate(a, b, mbps=args.mbps, seconds=args.seconds, warmup=args.warmup)
     return result.delivered_mbps > 0, result.summary()
 
 
@@ -161,6 +161,7 @@ def register(
     r = sub.add_parser("rate", parents=[pair], help="UDP at a set rate (iperf3): delivered")
     r.add_argument("--mbps", type=float, default=10.0, help="rate to offer, Mbit/s")
     r.add_argument("--seconds", type=float, default=3.0)
+    r.add_argument("--warmup", type=float, default=0.0, help="seconds left out of the steady rate")
     g = sub.add_parser("gap", parents=[pair], help="a probe stream: the longest interruption")
     g.add_argument("--pps", type=int, default=1000, help="probe packets per second")
     g.add_argument("--seconds", type=float, default=10.0, help="how long to stream")
