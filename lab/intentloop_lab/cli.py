@@ -1,4 +1,4 @@
-"""`intentloop lab ...`: bring the simulated network up and down, break it, describe it.
+"""`intentloop lab ...`: bring the lab network up and down, break it, describe it.
 
 `up` starts the lab daemon detached and returns once every router answers; the other
 commands talk to the daemon over its control socket or read its `lab.json`. Each subcommand
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where the lab keeps its files (default: $INTENTLOOP_STATE_DIR/lab "
         "or ~/.local/state/intentloop/lab)",
     )
-    lab = subparsers.add_parser("lab", help="the simulated network: routers, links, faults")
+    lab = subparsers.add_parser("lab", help="the lab network: routers, links, faults")
     sub = lab.add_subparsers(dest="lab_command", required=True)
 
     up = sub.add_parser("up", parents=[common], help="start the lab and wait until it answers")

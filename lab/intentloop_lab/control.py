@@ -8,14 +8,19 @@ Requests are validated with pydantic at the boundary, so a typo is refused, not 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from intentloop_lab.topology import RouterName
+
+log = structlog.get_logger("intentloop_lab.daemon")
 
 MAX_LINE = 64 * 1024
 
@@ -69,6 +74,41 @@ def encode_reply(*, ok: bool, result: Any = None, error: str = "") -> bytes:
     else:
         body["error"] = error
     return json.dumps(body).encode() + b"\n"
+
+
+async def serve_client(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    dispatch: Callable[[AnyRequest], Awaitable[Any]],
+) -> None:
+    """The daemon's side of one connection: one request line, one reply line."""
+    try:
+        line = await reader.readline()
+        if line.strip():
+            writer.write(await _answer(line, dispatch))
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _answer(line: bytes, dispatch: Callable[[AnyRequest], Awaitable[Any]]) -> bytes:
+    try:
+        request = parse_request(line)
+    except ValueError as exc:
+        return encode_reply(ok=False, error=f"bad request: {exc}")
+    try:
+        result = await dispatch(request)
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        log.warning("lab.control.refused", op=request.op, error=str(message))
+        return encode_reply(ok=False, error=str(message))
+    except Exception as exc:  # a bug of ours: say so instead of hanging up silently
+        log.error("lab.control.failed", op=request.op, error=repr(exc))
+        return encode_reply(ok=False, error=f"lab daemon error: {exc!r}")
+    return encode_reply(ok=True, result=result)
 
 
 def call(

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from typing import Any
 
 import structlog
 
+from intentloop_intents.device import DeviceConfigTree
 from intentloop_lab import control, labstate, netplan
 from intentloop_lab.dataplane import DataPlane
 from intentloop_lab.kernel import CommandError
@@ -58,6 +60,7 @@ class LabDaemon:
         self.routers: dict[str, LabRouter] = {}  # filled by run(): it touches the disk
         self._busy: set[str] = set()  # routers being stopped or started: leave them alone
         self._stopped: set[str] = set()  # routers a person stopped on purpose
+        self._refused: dict[str, DeviceConfigTree] = {}  # configs the kernel would not take
         self._stop = asyncio.Event()
 
     # --- the whole life -----------------------------------------------------------------
@@ -115,7 +118,9 @@ class LabDaemon:
         path.unlink(missing_ok=True)
         old_umask = os.umask(0o177)  # the socket is 0600 from birth
         try:
-            return await asyncio.start_unix_server(self._client, path=str(path))
+            return await asyncio.start_unix_server(
+                functools.partial(control.serve_client, dispatch=self._dispatch), path=str(path)
+            )
         finally:
             os.umask(old_umask)
 
@@ -167,10 +172,16 @@ class LabDaemon:
         self._publish()
 
     def _forward(self, router: LabRouter) -> None:
+        tree = router.running_tree()
+        if self._refused.get(router.name) == tree:
+            return  # refused already: wait for the next change rather than retry each tick
         try:
-            self.dataplane.agents[router.name].apply(router.running_tree())
+            self.dataplane.agents[router.name].apply(tree)
         except CommandError as exc:  # a NETCONF commit the kernel refused: best effort
+            self._refused[router.name] = tree
             log.warning("lab.agent.refused", router=router.name, error=str(exc))
+            return
+        self._refused.pop(router.name, None)
 
     def _publish(self) -> None:
         sinks = {n: sink for n, r in self.routers.items() if (sink := r.telemetry_sink) is not None}
@@ -193,64 +204,13 @@ class LabDaemon:
                 )
                 for r in self.routers.values()
             ),
+            links=labstate.link_infos(self.topology),
             lab_id=self.plan.lab_id,
-            sites=tuple(
-                labstate.SiteInfo(
-                    device=site.router,
-                    port=site.port,
-                    netns=site.site_end.netns,
-                    interface=site.site_end.kernel,
-                    address=site.site_end.address,
-                    router_address=site.router_end.address,
-                    attachment=site.router_end.attachment,
-                )
-                for site in self.plan.sites
-            ),
-            links=tuple(
-                labstate.LinkInfo(
-                    name=link.name,
-                    a=link.a,
-                    a_interface=link.a_interface,
-                    b=link.b,
-                    b_interface=link.b_interface,
-                    capacity_mbps=link.capacity_mbps,
-                    latency_ms=link.latency_ms,
-                    cost=link.cost,
-                    srlgs=link.srlgs,
-                )
-                for link in self.topology.links
-            ),
+            sites=self.dataplane.site_infos(),
         )
         labstate.write_state(self.state_dir, state)
 
     # --- control API --------------------------------------------------------------------
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            line = await reader.readline()
-            if line.strip():
-                writer.write(await self._answer(line))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    async def _answer(self, line: bytes) -> bytes:
-        try:
-            request = control.parse_request(line)
-        except ValueError as exc:
-            return control.encode_reply(ok=False, error=f"bad request: {exc}")
-        try:
-            result = await self._dispatch(request)
-        except (KeyError, ValueError, RuntimeError, OSError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            log.warning("lab.control.refused", op=request.op, error=str(message))
-            return control.encode_reply(ok=False, error=str(message))
-        except Exception as exc:  # a bug of ours: say so instead of hanging up silently
-            log.error("lab.control.failed", op=request.op, error=repr(exc))
-            return control.encode_reply(ok=False, error=f"lab daemon error: {exc!r}")
-        return control.encode_reply(ok=True, result=result)
-
     async def _dispatch(self, request: control.AnyRequest) -> Any:
         if isinstance(request, control.LinkAdmin):
             link = self.sim.set_link_admin(request.a, request.b, up=request.up)

@@ -19,6 +19,7 @@ from typing import Any
 from intentloop_lab import fabric
 from intentloop_lab.agent import DeviceAgent
 from intentloop_lab.kernel import LinkDump, LinkStats
+from intentloop_lab.labstate import SiteInfo
 from intentloop_lab.netplan import LabPlan
 from intentloop_lab.probes import Prober
 from intentloop_lab.simulation import Faults, InterfaceTelemetry
@@ -102,6 +103,21 @@ class DataPlane:
         self._dumps.clear()
         remove_recorded(self.state_dir)
 
+    def site_infos(self) -> tuple[SiteInfo, ...]:
+        """The customer sites as `lab.json` publishes them (what traffic tools need)."""
+        return tuple(
+            SiteInfo(
+                device=site.router,
+                port=site.port,
+                netns=site.site_end.netns,
+                interface=site.site_end.kernel,
+                address=site.site_end.address,
+                router_address=site.router_end.address,
+                attachment=site.router_end.attachment,
+            )
+            for site in self.plan.sites
+        )
+
     # --- faults -------------------------------------------------------------------------
     def apply_faults(self, faults: Faults, routers: list[str] | None = None) -> None:
         """Lower (or raise again) the ports the faults hold down."""
@@ -137,6 +153,8 @@ class DataPlane:
                     latency_ms=self._latency(router, model),
                     out_rate_mbps=out_rate,
                     in_rate_mbps=in_rate,
+                    in_octets=seen.rx_bytes,
+                    out_octets=seen.tx_bytes,
                 )
         return values
 

@@ -2,7 +2,8 @@
 
 `build` lays a `LabPlan` into the kernel with one `ip -batch` for every namespace and veth
 (created directly in their namespaces, `ip link add A netns X type veth peer name B netns
-Y`), then one `ip` and one `tc` batch per namespace for addresses, MTU and qdiscs. A
+Y`), then raises and addresses each namespace's ports over rtnetlink (no process) and
+gives each router one `tc` batch for its qdiscs. A
 link's capacity is a `tbf` rate on both ends; its delay is `netem` when the kernel has it.
 A kernel without `sch_netem` (this project's CI VM is one) cannot delay packets at all:
 then the delay is *declared* — the probes add it to what they measure, and the lab log says
@@ -14,9 +15,11 @@ The veths get an MTU of 1550 so that a service's 1500-byte frames fit once carri
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import structlog
 
-from intentloop_lab.kernel import CommandError, existing_namespaces, run_batch
+from intentloop_lab.kernel import CommandError, LinkDump, existing_namespaces, run_batch
 from intentloop_lab.netplan import LabPlan, LinkPlan, PortPlan
 
 log = structlog.get_logger(__name__)
@@ -45,16 +48,20 @@ def build(plan: LabPlan) -> None:
     try:
         run_batch("ip", None, lines)
         for netns, ports in _ports_by_netns(plan).items():
-            run_batch("ip", netns, _port_lines(ports))
-    except CommandError:
+            dump = LinkDump(netns)
+            try:
+                dump.configure([(p.kernel, p.model, p.address) for p in ports])
+            finally:
+                dump.close()
+    except (CommandError, OSError):
         remove_namespaces(plan.prefix)
         raise
 
 
 def _veth(one: PortPlan, other: PortPlan) -> str:
     return (
-        f"link add {one.kernel} netns {one.netns} type veth "
-        f"peer name {other.kernel} netns {other.netns}"
+        f"link add {one.kernel} netns {one.netns} mtu {UNDERLAY_MTU} type veth "
+        f"peer name {other.kernel} netns {other.netns} mtu {UNDERLAY_MTU}"
     )
 
 
@@ -69,14 +76,6 @@ def _ports_by_netns(plan: LabPlan) -> dict[str, list[PortPlan]]:
     return ports
 
 
-def _port_lines(ports: list[PortPlan]) -> list[str]:
-    lines = ["link set dev lo up"]
-    for port in ports:
-        lines.append(f"link set dev {port.kernel} mtu {UNDERLAY_MTU} alias {port.model} up")
-        lines.append(f"address add {port.address}/31 dev {port.kernel}")
-    return lines
-
-
 def shape_links(plan: LabPlan, delays_ms: dict[str, float], *, netem: bool) -> None:
     """Rate (and, with netem, delay) on both ends of every link: one `tc` batch per router."""
     per_netns: dict[str, list[str]] = {}
@@ -84,8 +83,8 @@ def shape_links(plan: LabPlan, delays_ms: dict[str, float], *, netem: bool) -> N
         for end in (link.a, link.b):
             line = link_qdisc(end, link, delays_ms.get(link.name, link.latency_ms), netem=netem)
             per_netns.setdefault(end.netns, []).append(line)
-    for netns, lines in per_netns.items():
-        run_batch("tc", netns, lines)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one process each: overlap the spawns
+        list(pool.map(lambda item: run_batch("tc", item[0], item[1]), per_netns.items()))
 
 
 def link_qdisc(end: PortPlan, link: LinkPlan, delay_ms: float, *, netem: bool) -> str:

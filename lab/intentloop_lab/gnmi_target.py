@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hmac
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -150,6 +151,17 @@ class GnmiTarget:
     def set_in_rate(self, interface: str, mbps: float) -> None:
         """Traffic arriving on `interface`; in-octets advance from it while the port is up."""
         self.hub.publish(self.state.update(interface, in_rate_mbps=float(mbps)))
+
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None:
+        """The kernel's byte counters. Between two readings the counters advance at the
+        rate; a reading never moves them backwards (counters only ever grow)."""
+        now = time.time_ns()
+        iface = self.state.interface(interface)
+        self.state.update(
+            interface,
+            in_octets=float(max(in_octets, iface.octets(now, out=False))),
+            out_octets=float(max(out_octets, iface.octets(now, out=True))),
+        )
 
     def set_reject_next_commit(self, on: bool = True) -> None:
         """The next Set fails with FAILED_PRECONDITION and a device-style message."""

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intentloop_lab.topology import Topology
+
 STATE_FILE = "lab.json"
 SOCKET_FILE = "control.sock"
 LOG_FILE = "lab.log"
@@ -119,6 +121,23 @@ class LabState(_Model):
             if (site.device, site.port) == (device, port):
                 return site
         raise KeyError(f"no customer site behind {device}/{port} in this lab")
+
+
+def link_infos(topology: Topology) -> tuple[LinkInfo, ...]:
+    return tuple(
+        LinkInfo(
+            name=link.name,
+            a=link.a,
+            a_interface=link.a_interface,
+            b=link.b,
+            b_interface=link.b_interface,
+            capacity_mbps=link.capacity_mbps,
+            latency_ms=link.latency_ms,
+            cost=link.cost,
+            srlgs=link.srlgs,
+        )
+        for link in topology.links
+    )
 
 
 def default_state_dir() -> Path:

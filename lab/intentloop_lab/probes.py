@@ -80,7 +80,7 @@ class Prober:
         samples = self._probes[link].samples
         if not samples:
             return None
-        return round(min(samples) + self.declared_ms.get(link, 0.0), 2)
+        return round(min(samples) + self.declared_ms.get(link, 0.0), 1)
 
 
 def _stamped(sock: socket.socket) -> tuple[bytes, int, tuple[str, int]] | None:

@@ -3,8 +3,8 @@
 A NETCONF router is a real netconfd behind its own sshd *plus* a telemetry-only gNMI
 target (most routers stream state over gNMI whatever they are configured with); a gNMI
 router is one target that serves config and telemetry. A NETCONF router with
-`telemetry: netconf` has no gNMI target: the simulated interface state is written to a
-file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
+`telemetry: netconf` has no gNMI target: the interface state read from its kernel is
+written to a file its NETCONF relay turns into notifications (see `netconf_relay`). Ports are chosen
 once and kept across stop/start, so the inventory handed to Kubernetes stays true after a
 restart.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,13 @@ from intentloop_lab.gnmi_target import GnmiTarget
 from intentloop_lab.kernel import CommandError
 from intentloop_lab.netconf_device import NetconfDevice
 from intentloop_lab.pki import LabPki
-from intentloop_lab.simulation import TelemetrySink
+from intentloop_lab.simulation import InterfaceStateFile, TelemetrySink
 from intentloop_lab.topology import Router, Topology
 
 log = structlog.get_logger(__name__)
 
 _START_ATTEMPTS = 3
 GNMI_USERNAME = "intentloop"
-STATE_REFRESH_S = 1.0
 
 
 def free_port() -> int:
@@ -89,7 +87,7 @@ class LabRouter:
 
     @property
     def telemetry_sink(self) -> TelemetrySink | None:
-        """Where the simulation pushes this router's interface state."""
+        """Where the daemon pushes this router's interface state (read from its kernel)."""
         return self.state_file if self.state_file is not None else self.gnmi
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -270,52 +268,6 @@ class LabRouter:
             gnmi=gnmi,
             pids=self.pids(),
         )
-
-
-class InterfaceStateFile:
-    """The telemetry sink of a router without gNMI: a file its NETCONF relay watches.
-
-    The simulation's setters only record; `flush` writes the whole state (atomically) when
-    something changed, and at least every `STATE_REFRESH_S` so the file stays current
-    even if someone removed it. The relay decides what is a change and what a sample.
-    """
-
-    def __init__(self, path: Path, interfaces: tuple[str, ...]) -> None:
-        self.path = path
-        up = netconf_relay.InterfaceState(oper_up=True, latency_ms=0.0, out_rate_mbps=0.0)
-        self._values = dict.fromkeys(interfaces, up)
-        self._changed_at_ns = time.time_ns()
-        self._dirty = True
-        self._written_at = 0.0
-
-    def set_oper_status(self, interface: str, up: bool) -> None:
-        self._set(interface, self._values[interface]._replace(oper_up=up))
-
-    def set_latency(self, interface: str, ms: float) -> None:
-        self._set(interface, self._values[interface]._replace(latency_ms=ms))
-
-    def set_out_rate(self, interface: str, mbps: float) -> None:
-        self._set(interface, self._values[interface]._replace(out_rate_mbps=mbps))
-
-    def set_in_rate(self, interface: str, mbps: float) -> None:
-        """Not part of the notification (links are symmetric): nothing to record."""
-
-    def _set(self, interface: str, after: netconf_relay.InterfaceState) -> None:
-        if after != self._values[interface]:
-            self._values[interface] = after
-            self._changed_at_ns = time.time_ns()
-            self._dirty = True
-
-    def flush(self) -> None:
-        now = time.monotonic()
-        if not self._dirty and now - self._written_at < STATE_REFRESH_S:
-            return
-        try:
-            netconf_relay.write_state(str(self.path), self._values, self._changed_at_ns)
-        except FileNotFoundError:  # the router's directory is not there (yet, or any more)
-            return
-        self._dirty = False
-        self._written_at = now
 
 
 def _write_secret(path: Path, text: str) -> Path:

@@ -11,11 +11,16 @@ file), only what changed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
+from intentloop_lab import netconf_relay
 from intentloop_lab.topology import Link, Topology
+
+STATE_REFRESH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,8 @@ class InterfaceTelemetry:
     latency_ms: float
     out_rate_mbps: float
     in_rate_mbps: float = 0.0
+    in_octets: int = 0  # the kernel's byte counters
+    out_octets: int = 0
 
 
 @dataclass
@@ -100,6 +107,8 @@ class TelemetrySink(Protocol):
 
     def set_in_rate(self, interface: str, mbps: float) -> None: ...
 
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None: ...
+
 
 class TelemetryPublisher:
     """Pushes kernel readings into gNMI targets, only what changed since the last push.
@@ -150,3 +159,57 @@ def _push(
         sink.set_out_rate(interface, value.out_rate_mbps)
     if before is None or before.in_rate_mbps != value.in_rate_mbps:
         sink.set_in_rate(interface, value.in_rate_mbps)
+    if before is None or (before.in_octets, before.out_octets) != (
+        value.in_octets,
+        value.out_octets,
+    ):
+        sink.set_counters(interface, value.in_octets, value.out_octets)
+
+
+class InterfaceStateFile:
+    """The telemetry sink of a router without gNMI: a file its NETCONF relay watches.
+
+    The publisher's setters only record; `flush` writes the whole state (atomically) when
+    something changed, and at least every `STATE_REFRESH_S` so the file stays current
+    even if someone removed it. The relay decides what is a change and what a sample.
+    """
+
+    def __init__(self, path: Path, interfaces: tuple[str, ...]) -> None:
+        self.path = path
+        up = netconf_relay.InterfaceState(oper_up=True, latency_ms=0.0, out_rate_mbps=0.0)
+        self._values = dict.fromkeys(interfaces, up)
+        self._changed_at_ns = time.time_ns()
+        self._dirty = True
+        self._written_at = 0.0
+
+    def set_oper_status(self, interface: str, up: bool) -> None:
+        self._set(interface, self._values[interface]._replace(oper_up=up))
+
+    def set_latency(self, interface: str, ms: float) -> None:
+        self._set(interface, self._values[interface]._replace(latency_ms=ms))
+
+    def set_out_rate(self, interface: str, mbps: float) -> None:
+        self._set(interface, self._values[interface]._replace(out_rate_mbps=mbps))
+
+    def set_in_rate(self, interface: str, mbps: float) -> None:
+        """Not part of the notification: nothing to record."""
+
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None:
+        """Not part of the notification: nothing to record."""
+
+    def _set(self, interface: str, after: netconf_relay.InterfaceState) -> None:
+        if after != self._values[interface]:
+            self._values[interface] = after
+            self._changed_at_ns = time.time_ns()
+            self._dirty = True
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        if not self._dirty and now - self._written_at < STATE_REFRESH_S:
+            return
+        try:
+            netconf_relay.write_state(str(self.path), self._values, self._changed_at_ns)
+        except FileNotFoundError:  # the router's directory is not there (yet, or any more)
+            return
+        self._dirty = False
+        self._written_at = now

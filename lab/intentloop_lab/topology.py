@@ -3,7 +3,7 @@
 A topology is data a person writes (YAML, camelCase keys like the custom resources) and the
 lab daemon builds from it. Interface names on links are *derived* (`core-<peer>`) rather than
 written, so a topology cannot contradict itself about which port faces which neighbour and
-the inventory, the simulation and the routers all agree on the same names.
+the inventory, the data plane and the routers all agree on the same names.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class _Model(BaseModel):
 
 
 class Router(_Model):
-    """One simulated router; `ports` are its customer-facing interfaces.
+    """One lab router; `ports` are its customer-facing interfaces.
 
     `telemetry` says how it streams interface state: `gnmi` (a gNMI target, also beside
     netconfd on a NETCONF router) or `netconf` (NETCONF notifications, no gNMI at all:

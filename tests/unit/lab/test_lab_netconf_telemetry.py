@@ -22,7 +22,7 @@ from intentloop_adapters import netconf_notifications
 from intentloop_intents.resources.inventory import DeviceSpec
 from intentloop_lab import inventory, labstate, netconf_relay
 from intentloop_lab.netconf_relay import InterfaceState
-from intentloop_lab.routers import InterfaceStateFile
+from intentloop_lab.simulation import InterfaceStateFile
 from intentloop_lab.topology import parse_topology
 
 UP = InterfaceState(oper_up=True, latency_ms=2.0, out_rate_mbps=0.0)

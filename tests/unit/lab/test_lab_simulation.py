@@ -81,6 +81,9 @@ class RecordingSink:
     def set_in_rate(self, interface: str, mbps: float) -> None:
         self.calls.append(("in", interface, mbps))
 
+    def set_counters(self, interface: str, in_octets: int, out_octets: int) -> None:
+        self.calls.append(("octets", interface, (in_octets, out_octets)))
+
 
 UP = InterfaceTelemetry(oper_up=True, latency_ms=2.0, out_rate_mbps=0.0)
 
@@ -92,9 +95,13 @@ def test_the_publisher_pushes_only_what_changed() -> None:
     assert publisher.publish(values, sinks) == 3
     sinks["r1"].calls.clear()
     assert publisher.publish(values, sinks) == 0
-    values[("r1", "core-r2")] = InterfaceTelemetry(False, 2.0, 0.0, in_rate_mbps=3.5)
+    values[("r1", "core-r2")] = InterfaceTelemetry(False, 2.0, 0.0, 3.5, in_octets=900)
     publisher.publish(values, sinks)
-    assert sinks["r1"].calls == [("oper", "core-r2", False), ("in", "core-r2", 3.5)]
+    assert sinks["r1"].calls == [
+        ("oper", "core-r2", False),
+        ("in", "core-r2", 3.5),
+        ("octets", "core-r2", (900, 0)),
+    ]
 
 
 def test_a_forgotten_router_gets_everything_again_state_first() -> None:
