@@ -51,10 +51,15 @@ def show(state: LabState, services: list[dict[str, Any]]) -> None:
             with traffic.attach(*service_attachments(state, service)) as (ea, eb):
                 reach = traffic.ping(ea, eb.ip, count=3, interval=0.1, timeout=0.5)
                 offered = min(RATE_MBPS, float(service["spec"]["bandwidthMbps"]))
-                line = f"ping {reach.summary()}"
+                line = f"ping {reach.received}/{reach.sent}"
+                if reach.rtt_avg_ms is not None:
+                    line += f" (rtt {reach.rtt_avg_ms:.2f} ms)"
                 if reach.reachable:
                     got = rate(ea, eb, mbps=offered, seconds=RATE_SECONDS)
-                    line += f"; UDP {got.summary()}"
+                    line += (
+                        f"; UDP {offered:g} Mbps offered, {got.delivered_mbps:.1f} delivered, "
+                        f"loss {got.loss_pct:.1f}%"
+                    )
         except (TrafficError, ValueError) as exc:
             line = f"cannot measure: {exc}"
         _say(f"    {_name(service)} ({ends}): {line}")
@@ -92,7 +97,11 @@ class FailureWatch:
             except TrafficError as exc:
                 _say(f"    {name}: {exc}")
                 continue
-            _say(f"    {name}: traffic gap {result.gap_ms:.0f} ms — {result.summary()}")
+            again = "flowing again" if result.restored else "STILL NOT FLOWING"
+            _say(
+                f"    {name}: traffic gap {result.gap_ms:.0f} ms "
+                f"({result.lost} packets lost at {result.pps}/s), {again}"
+            )
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()

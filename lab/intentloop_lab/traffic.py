@@ -213,10 +213,11 @@ def ping(
     src: Endpoint, dst: str, *, count: int = 5, interval: float = 0.2, timeout: float = 1.0
 ) -> PingResult:
     """`count` echo requests from `src` to `dst`, `interval` s apart; a reply later than
-    `timeout` s is lost. Ends after at most count * interval + timeout seconds."""
+    `timeout` s is lost. Ends after about count * interval + timeout seconds."""
     if not 1 <= count <= 10_000:
         raise ValueError(f"count: {count} outside 1..10000")
-    deadline = max(1, int(count * interval + timeout + 0.999))
+    if not 0.01 <= interval <= 10 or not 0.01 <= timeout <= 60:
+        raise ValueError("interval must be 0.01..10 s and timeout 0.01..60 s")
     argv = in_netns(src.netns, "ping", "-n", "-q", "-I", src.ifname, "-c", str(count))
-    argv += ["-i", f"{interval:g}", "-W", f"{timeout:g}", "-w", str(deadline), dst]
-    return parse_ping(run(argv, timeout=deadline + 10, check=False))
+    argv += ["-i", f"{interval:g}", "-W", f"{timeout:g}", dst]
+    return parse_ping(run(argv, timeout=count * interval + timeout + 10, check=False))

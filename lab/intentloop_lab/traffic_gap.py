@@ -57,7 +57,12 @@ class GapResult:
         return self.received > 0 and self.tail_ms <= max(50.0, 20_000.0 / self.pps)
 
     def summary(self) -> str:
-        state = "flowing at the end" if self.restored else "NOT flowing at the end"
+        if self.restored:
+            state = "flowing at the end"
+        elif self.received:
+            state = f"NOT flowing: nothing delivered in the last {self.tail_ms:.0f} ms"
+        else:
+            state = "nothing delivered at all"
         return (
             f"{self.received}/{self.sent} delivered ({self.lost} lost) at {self.pps} pps; "
             f"longest gap {self.gap_ms:.0f} ms ({self.gap_lost} lost), "
