@@ -7,6 +7,7 @@ send real packets. Nothing here reads the routers' configuration: only what arri
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from intentloop_lab.traffic import Attachment, Endpoint
 from intentloop_lab.traffic_cli import attachments
 from intentloop_lab.traffic_gap import GapStream
 from intentloop_lab.traffic_iperf import rate
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, wait_for
+from tests.e2e.conftest import REPO, Cluster, Lab, Operator, lab_adapter, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 
@@ -210,3 +211,58 @@ def test_a_link_down_on_the_path_is_a_gap_then_traffic_flows_on_the_new_path(
     assert result.gap_lost > 0, "a link on the path failed, yet no packet was lost"
     assert result.restored, result.summary()
     assert result.head_ms < 100, result.summary()
+
+
+def _delete_subinterface_by_hand(lab: Lab, router: str, port: str, vlan: int) -> None:
+    """What an engineer on the box does: remove one sub-interface, over the router's own
+    management protocol, outside the controller."""
+
+    async def edit() -> None:
+        adapter = lab_adapter(lab, router)
+        await adapter.connect()
+        try:
+            tree = await adapter.get_config()
+            kept = tuple(x for x in tree.subinterfaces if (x.parent, x.vlan_id) != (port, vlan))
+            assert len(kept) < len(tree.subinterfaces), f"no {port}.{vlan} on {router}"
+            await adapter.stage(tree.model_copy(update={"subinterfaces": kept}))
+            await adapter.commit(30)
+            await adapter.confirm()
+        finally:
+            await adapter.close()
+
+    asyncio.run(edit())
+
+
+def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, record_property: Any
+) -> None:
+    vlan = _vlan()
+    svc = _service(namespace, "drift", "r3/eth2", "r5/eth2", vlan=vlan, mbps=5)
+    _apply(cluster, svc)
+    _ready(cluster, operator, namespace, "drift")
+    repairs = _repairs(cluster, "r3")
+    with traffic.attach(*_pair(lab, svc)) as (a, b):
+        wait_for(lambda: _reaches(a, b), timeout=20, what="the service carries")
+        stream = GapStream(a, b, pps=1000, max_seconds=120)
+        stream.start()
+        try:
+            _delete_subinterface_by_hand(lab, "r3", "eth2", vlan)
+            wait_for(
+                lambda: _repairs(cluster, "r3") > repairs,
+                timeout=60,
+                what="r3 repaired",
+                on_fail=lambda: operator.log.read_text()[-3000:],
+            )
+            wait_for(lambda: _reaches(a, b), timeout=20, what="traffic after the repair")
+            result = stream.stop()
+        finally:
+            stream.__exit__(None, None, None)
+    record_property("drift_gap_ms", round(result.gap_ms))
+    print(f"\nsub-interface eth2.{vlan} deleted on r3 by hand: {result.summary()}")
+    assert result.gap_lost > 0, "the hand change did not interrupt the traffic"
+    assert result.restored, result.summary()
+
+
+def _repairs(cluster: Cluster, device: str) -> int:
+    dc = cluster.custom.get_cluster_custom_object(GROUP, VERSION, "deviceconfigs", device)
+    return int(dc.get("status", {}).get("repairs", 0))
