@@ -25,14 +25,14 @@ $(BIN)/intentloop: pyproject.toml
 venv: $(BIN)/intentloop
 
 # Debian packages the lab needs: netconfd (real NETCONF server) behind a private sshd.
-# The lab's routers: netconfd behind sshd; its data plane: iproute2 (ip, tc), nftables
-# (policers), ping and iperf3 (traffic between customer sites).
+# The lab's routers: netconfd behind sshd; its data plane: iproute2 (ip, tc), ping and
+# iperf3 (traffic between customer sites).
 system-deps:
 	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd || ! command -v ip >/dev/null \
-	    || ! command -v nft >/dev/null || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null; then \
-	  echo "[setup] installing netconfd, openssh-server, iproute2, nftables, iputils-ping, iperf3 from Debian"; \
+	    || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null; then \
+	  echo "[setup] installing netconfd, openssh-server, iproute2, iputils-ping, iperf3 from Debian"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 nftables iputils-ping iperf3 >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 iputils-ping iperf3 >/dev/null; \
 	fi
 
 # The real kube-apiserver, etcd, kube-controller-manager and kubectl, built once and cached.

@@ -2,7 +2,7 @@
 
 Given the router's running `DeviceConfigTree`, `DeviceAgent.apply` computes the kernel
 objects it means (`KernelConfig`) and changes only the difference, in one `ip -batch` (and
-one `nft -f` when a policer changed):
+one `tc -batch` when a policer changed):
 
 - a `SubInterface` is a device on its parent port that carries exactly that VLAN of that
   port. This lab's kernel may lack 802.1Q, so the VLAN travels in a VXLAN header scoped to
@@ -11,8 +11,11 @@ one `nft -f` when a policer changed):
   if the far end has the same sub-interface;
 - an L2 cross-connect: sub-interfaces outside any VRF that share a VLAN id on one router
   are bridged in `br<vlan>` (`cross_connect_of`, the one place that decides it);
-- a policer is an nftables ingress `limit rate over … drop` on every sub-interface that
-  references it — a token-bucket policer in the kernel;
+- a policer is a token bucket on what enters each sub-interface that references it: the
+  sub-interface's ingress is redirected (`u32` + `mirred`) through an IFB device whose
+  `tbf` has the policer's rate and burst and room for only two packets, so what exceeds
+  the bucket is dropped, not queued. (`act_police` would be the one-line form; the kernel
+  this lab runs on lacks it, and nftables' `limit` keeps a whole second of tokens.)
 - a VRF is a routing table (`ip rule iif <sub-interface> lookup <table>`): kernels without
   `CONFIG_NET_VRF` have no VRF device, and the model carries no routes yet;
 - `enabled: false` on a port sets it down (so does a lab fault, through `force_down`).
@@ -38,7 +41,7 @@ log = structlog.get_logger(__name__)
 
 VXLAN_PORT = 4789
 VRF_TABLE_BASE = 1000
-_NFT_TABLE = "netdev intentloop"
+_TBF_LIMIT_BYTES = 2 * 1550  # two frames: a policer drops, it does not queue
 
 
 @dataclass(frozen=True)
@@ -146,8 +149,9 @@ class DeviceAgent:
     def _change(self, before: KernelConfig, after: KernelConfig, *, force: bool) -> None:
         lines = _link_lines(before, after)
         run_batch("ip", self.netns, lines, force=force)
-        if before.policers != after.policers:
-            run_batch("nft", self.netns, nft_script(after.policers), force=force)
+        ifbs, tc = _police_lines(before, after)
+        run_batch("ip", self.netns, ifbs, force=force)
+        run_batch("tc", self.netns, tc, force=force)
         if lines:
             log.info("lab.agent.applied", netns=self.netns, commands=len(lines), rollback=force)
 
@@ -179,18 +183,41 @@ def _link_lines(before: KernelConfig, after: KernelConfig) -> list[str]:
     return lines
 
 
-def nft_script(policers: Mapping[str, tuple[int, int]]) -> list[str]:
-    """Replace the router's policer table as a whole (nft applies a script atomically)."""
-    lines = [f"table {_NFT_TABLE} {{}}", f"delete table {_NFT_TABLE}"]
-    if not policers:
-        return lines
-    lines.append(f"table {_NFT_TABLE} {{")
-    for index, (device, (mbps, kbytes)) in enumerate(sorted(policers.items())):
-        lines += [
-            f"  chain police{index} {{",
-            f'    type filter hook ingress device "{device}" priority 0; policy accept;',
-            f"    limit rate over {mbps * 125_000} bytes/second burst {kbytes * 1000} bytes drop",
-            "  }",
+def ifb_name(sub: KernelSub) -> str:
+    """The IFB device that polices a sub-interface (its VNI is unique on the router)."""
+    return f"pl{sub.vni}"
+
+
+def tbf_line(device: str, mbps: int, kbytes: int, *, verb: str = "add") -> str:
+    return (
+        f"qdisc {verb} dev {device} root tbf rate {mbps}mbit burst {kbytes * 1000} "
+        f"limit {_TBF_LIMIT_BYTES}"
+    )
+
+
+def _police_lines(before: KernelConfig, after: KernelConfig) -> tuple[list[str], list[str]]:
+    """(ip lines, tc lines) that take the policers from `before` to `after`."""
+    ip: list[str] = []
+    tc: list[str] = []
+    for device in before.policers:
+        sub = before.subs[device]
+        if device in after.policers and after.subs.get(device) == sub:
+            continue
+        ip.append(f"link del dev {ifb_name(sub)}")
+        if after.subs.get(device) == sub:  # the sub-interface stays, unpoliced
+            tc.append(f"qdisc del dev {device} ingress")
+    for device, (mbps, kbytes) in after.policers.items():
+        sub = after.subs[device]
+        ifb = ifb_name(sub)
+        if device in before.policers and before.subs.get(device) == sub:
+            if before.policers[device] != (mbps, kbytes):
+                tc.append(tbf_line(ifb, mbps, kbytes, verb="replace"))
+            continue
+        ip += [f"link add {ifb} type ifb", f"link set dev {ifb} up"]
+        tc += [
+            f"qdisc add dev {device} handle ffff: ingress",
+            f"filter add dev {device} parent ffff: protocol all u32 match u32 0 0 "
+            f"action mirred egress redirect dev {ifb}",
+            tbf_line(ifb, mbps, kbytes),
         ]
-    lines.append("}")
-    return lines
+    return ip, tc

@@ -74,7 +74,7 @@ class LabDaemon:
             self.dataplane.attach(loop)
             await self._start_all()
             self._refresh()
-            await self._settle(self.dataplane.measured)
+            await self._settle(self.dataplane.settled)
             server = await self._serve()
             self._write_state()
             log.info("lab.ready", topology=self.topology.name, routers=len(self.routers))
@@ -172,6 +172,8 @@ class LabDaemon:
         self._publish()
 
     def _forward(self, router: LabRouter) -> None:
+        if router.forwards_in_commit:
+            return  # its commits reach the agent themselves; a poll could only race them
         tree = router.running_tree()
         if self._refused.get(router.name) == tree:
             return  # refused already: wait for the next change rather than retry each tick

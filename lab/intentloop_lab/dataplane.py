@@ -181,8 +181,13 @@ class DataPlane:
                 return self.prober.latency_ms(link.name) or 0.0
         return 0.0
 
-    def measured(self) -> bool:
-        """Whether every link that carries has a latency measurement yet."""
+    def settled(self) -> bool:
+        """Whether every port is up and every link measured (a fresh lab, before it says
+        ready: a controller must not see links flap up as it connects)."""
+        for router in self.plan.routers:
+            stats = self.read(router)
+            if not all(s.oper_up for k in self._kernel[router].values() if (s := stats.get(k))):
+                return False
         return self.prober is None or all(
             self.prober.latency_ms(link.name) is not None for link in self.topology.links
         )

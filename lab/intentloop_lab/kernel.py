@@ -1,7 +1,7 @@
 """Talking to the kernel of a namespace: batched commands, sockets inside it, link dumps.
 
-- Commands go through `ip -batch -` / `tc -batch -` / `nft -f -`: one process per change of
-  a router, however many lines it has.
+- Commands go through `ip -batch -` / `tc -batch -`: one process per change of a router,
+  however many lines it has.
 - A socket is created *inside* a namespace by a short-lived thread that enters it
   (`setns`) and leaves again; the socket stays in that namespace for its whole life, so the
   daemon reads interface state and runs latency probes with no process per read.
@@ -53,16 +53,11 @@ class CommandError(RuntimeError):
 
 
 def run_batch(tool: str, netns: str | None, lines: Sequence[str], *, force: bool = False) -> None:
-    """Run `lines` through `ip`/`tc` batch mode (or `nft -f -`) in `netns`."""
+    """Run `lines` through `ip`/`tc` batch mode in `netns` (`force`: past errors, quietly)."""
     if not lines:
         return
-    if tool == "nft":
-        command = ["nft", "-f", "-"]
-        if netns is not None:
-            command = ["ip", "netns", "exec", netns, *command]
-    else:
-        command = [tool, *(["-n", netns] if netns else []), *(["-force"] if force else [])]
-        command += ["-batch", "-"]
+    command = [tool, *(["-n", netns] if netns else []), *(["-force"] if force else [])]
+    command += ["-batch", "-"]
     done = subprocess.run(
         command, input="\n".join(lines) + "\n", capture_output=True, text=True, check=False
     )

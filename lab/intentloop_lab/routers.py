@@ -178,6 +178,11 @@ class LabRouter:
         if self.gnmi is not None and self.spec.platform == "gnmi":
             self.gnmi.applier = self._apply_candidate
 
+    @property
+    def forwards_in_commit(self) -> bool:
+        """Whether every commit reaches the agent before it is acknowledged (gNMI)."""
+        return self.gnmi is not None and self.gnmi.applier is not None
+
     def _apply_candidate(self, body: Mapping[str, Any]) -> None:
         assert self.agent is not None
         try:

@@ -6,10 +6,12 @@ and the reconciliation are checked line by line, fast.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vrf
-from intentloop_lab import agent, labstate, netplan, sites
+from intentloop_lab import agent, dataplane, labstate, lifecycle, netplan, sites
 from intentloop_lab.topology import parse_topology
 
 TOPOLOGY = parse_topology(
@@ -126,18 +128,36 @@ def test_disabled_ports_and_faults_lower_the_port(plan: netplan.LabPlan) -> None
     assert config.ports_up == {"eth1": False, "if1": True, kernel: False}
 
 
-def test_a_policer_is_an_nftables_ingress_limit_on_each_sub_interface_using_it(
+def test_a_policer_is_a_bucket_on_what_enters_each_sub_interface_using_it(
     plan: netplan.LabPlan,
 ) -> None:
+    dev = router_agent(plan)
+    sub = SubInterface(parent="eth1", vlan_id=100, policer="gold")
     tree = DeviceConfigTree(
         policers=(Policer(name="gold", rate_mbps=80, burst_kbytes=64),),
-        subinterfaces=(SubInterface(parent="eth1", vlan_id=100, policer="gold"),),
+        subinterfaces=(sub, SubInterface(parent="eth1", vlan_id=101, policer="gold")),
     )
-    config = router_agent(plan).kernel_config(tree, frozenset())
-    script = "\n".join(agent.nft_script(config.policers))
-    assert 'hook ingress device "eth1.100"' in script
-    assert "limit rate over 10000000 bytes/second burst 64000 bytes drop" in script
-    assert agent.nft_script({}) == ["table netdev intentloop {}", "delete table netdev intentloop"]
+    empty = dev.kernel_config(DeviceConfigTree(), frozenset())
+    policed = dev.kernel_config(tree, frozenset())
+    ip, tc = agent._police_lines(empty, policed)
+    ifb = agent.ifb_name(policed.subs["eth1.100"])
+    assert f"link add {ifb} type ifb" in ip
+    assert (
+        f"filter add dev eth1.100 parent ffff: protocol all u32 match u32 0 0 "
+        f"action mirred egress redirect dev {ifb}" in tc
+    )
+    assert f"qdisc add dev {ifb} root tbf rate 80mbit burst 64000 limit 3100" in tc
+    assert len([line for line in tc if "tbf" in line]) == 2  # one bucket per sub-interface
+    faster = dev.kernel_config(
+        tree.model_copy(update={"policers": (Policer(name="gold", rate_mbps=90),)}), frozenset()
+    )
+    assert agent._police_lines(policed, faster)[1] == [
+        f"qdisc replace dev {ifb} root tbf rate 90mbit burst 1000000 limit 3100",
+        f"qdisc replace dev {agent.ifb_name(policed.subs['eth1.101'])} root tbf rate 90mbit "
+        "burst 1000000 limit 3100",
+    ]
+    ip, tc = agent._police_lines(policed, empty)
+    assert f"link del dev {ifb}" in ip and tc == []  # the sub-interfaces go, with their filters
 
 
 def test_a_site_vlan_interface_meets_the_routers_sub_interface(plan: netplan.LabPlan) -> None:
@@ -159,3 +179,14 @@ def test_a_site_vlan_interface_meets_the_routers_sub_interface(plan: netplan.Lab
     assert f"id {sub.vni} local {sub.remote} remote {sub.local} dev port0 " in create
     with pytest.raises(ValueError, match="not a VLAN id"):
         sites.vlan_commands(site, 4095)
+
+
+def test_without_root_lab_up_fails_at_once_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(dataplane.os, "geteuid", lambda: 1000)
+    with pytest.raises(lifecycle.LabStartError) as refused:
+        lifecycle.start(tmp_path / "state", None)
+    message = str(refused.value)
+    assert "\n" not in message and "root" in message and "network namespaces" in message
+    assert not (tmp_path / "state").exists()  # nothing was started or written
