@@ -57,6 +57,11 @@ def _service(
     }
 
 
+def _ports(*services: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (device, interface) ports the services use: what a tenant must be assigned."""
+    return [(e["device"], e["interface"]) for s in services for e in s["spec"]["endpoints"]]
+
+
 def _apply(cluster: Cluster, *objs: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objs))
 
