@@ -226,3 +226,12 @@ def test_many_flows_each_report_their_own_gap(wire: Wire) -> None:
     for result in results:
         assert result.gap_ms >= (up_at - down_at) * 1000 - 10, result.summary()
         assert result.restored and result.gap_lost > 0, result.summary()
+
+
+def test_rate_to_a_site_it_cannot_reach_is_an_error_saying_so(wire: Wire) -> None:
+    a, b = traffic.Attachment(wire.a, 700), traffic.Attachment(wire.b, 701)
+    with (
+        traffic.attach(a, b) as (ea, eb),
+        pytest.raises(traffic.TrafficError, match="iperf3: unable to connect"),
+    ):
+        rate(ea, eb, mbps=1, seconds=1)
