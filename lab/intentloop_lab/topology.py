@@ -62,7 +62,6 @@ class Link(_Model):
     latency_ms: float = Field(ge=0, le=10_000)
     cost: int = Field(default=10, ge=1, le=1_000_000)
     srlgs: tuple[str, ...] = ()
-    background_mbps: float = Field(default=0, ge=0)
 
     @property
     def name(self) -> str:
