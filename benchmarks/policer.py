@@ -4,7 +4,7 @@ Run from the repository root, as root (it enters the lab's namespaces):
     python -m benchmarks.policer [--bandwidths 5 20 50] [--runs 3]
 
 Per bandwidth B, one L2 service r3/eth1 <-> r5/eth1 (NETCONF routers; the operator
-compiles the policer, the lab agent makes it an nftables token bucket). Each run offers
+compiles the policer, the lab agent makes it a token bucket in the kernel). Each run offers
 0.5 B (nothing may be lost) and 2 B of iperf3 UDP for 6 s. The steady rate is what arrived
 after a 2 s warm-up, in which the bucket spends its depth; the average over the whole test
 shows what the depth lets through. Rates are UDP payload (1,200-byte datagrams): a policer
