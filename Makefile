@@ -89,6 +89,8 @@ bench: setup
 	$(BIN)/python -m benchmarks.gnmi_latency
 	$(BIN)/python -m benchmarks.intents
 	$(BIN)/python -m benchmarks.closedloop
+	$(BIN)/python -m benchmarks.closedloop_traffic
+	$(BIN)/python -m benchmarks.policer
 	$(BIN)/python -m benchmarks.telemetry_state
 	$(BIN)/python -m benchmarks.ha
 	$(BIN)/python -m benchmarks.lab_scale

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from intentloop_lab import control, inventory, labstate, lifecycle
+from intentloop_lab import control, inventory, labstate, lifecycle, traffic_cli
 from intentloop_lab.topology import load_topology
 
 NOT_RUNNING = 3
@@ -72,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     inv.add_argument("--namespace", default=inventory.DEFAULT_NAMESPACE)
     inv.set_defaults(func=cmd_inventory)
+    traffic_cli.register(sub, common)
 
 
 def state_dir_of(args: argparse.Namespace) -> Path:

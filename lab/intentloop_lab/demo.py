@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intentloop_lab import control, controlplane, inventory, labstate, lifecycle
+from intentloop_lab import control, controlplane, demo_traffic, inventory, labstate, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "intents" / "examples"
@@ -87,6 +87,7 @@ class Demo:
         _done(t)
         print(self.kubectl("get", "networkslices,networkservices", "-A"))
         if ok:
+            self._traffic_scene(lab)
             self._failure_scene(lab)
         self._explain()
         return 0 if ok else 1
@@ -130,10 +131,14 @@ class Demo:
         link = max(sorted(counts), key=lambda k: counts[k])
         info = next(x for x in lab.links if x.name == link)
         self._render("topology-before.svg", "intentloop demo: before")
-        t = _step(f"failure: link {link} down (lab link down {info.a} {info.b})")
-        control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=False))
-        _wait(lambda: self._moved_off(link), 60)
-        _done(t)
+        moving = [o for o in movable if link in o.get("status", {}).get("pathLinks", [])]
+        with demo_traffic.watching(lab, moving) as watch:
+            t = _step(f"failure: link {link} down (lab link down {info.a} {info.b})")
+            control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=False))
+            _wait(lambda: self._moved_off(link), 60)
+            _done(t)
+            if watch is not None:
+                watch.report(_wait)
         print(self.kubectl("get", "alarms", "-A"))
         columns = (
             "NAMESPACE:.metadata.namespace,NAME:.metadata.name,PHASE:.status.phase,"
@@ -144,6 +149,16 @@ class Demo:
         t = _step(f"repair: link {link} up; its alarm clears")
         control.call(lab.socket, control.LinkAdmin(a=info.a, b=info.b, up=True))
         _wait(lambda: self._alarm_state(f"link-{link}-linkdown") == "cleared", 30)
+        _done(t)
+
+    def _traffic_scene(self, lab: labstate.LabState) -> None:
+        """Traffic between each service's two sites: reachability and a short rate test."""
+        t = _step("traffic between each service's customer sites")
+        why = demo_traffic.unavailable(lab)
+        if why:
+            print(f"    skipped: {why}", file=sys.stderr)
+        else:
+            demo_traffic.show(lab, self._services())
         _done(t)
 
     def _services(self) -> list[dict[str, Any]]:
