@@ -22,7 +22,7 @@ from intentloop_lab.traffic import Attachment, Endpoint
 from intentloop_lab.traffic_cli import attachments
 from intentloop_lab.traffic_gap import GapStream
 from intentloop_lab.traffic_iperf import rate
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, lab_adapter, wait_for
+from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, lab_adapter, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 
@@ -120,11 +120,12 @@ def _link_down(lab: Lab, a: str, b: str) -> Iterator[None]:
 
 
 def test_l2_service_sites_reach_each_other_only_while_it_exists(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, assign_ports: AssignPorts
 ) -> None:
     svc = _service(namespace, "l2", "r1/eth1", "r4/eth1", vlan=_vlan())
     with traffic.attach(*_pair(lab, svc)) as (a, b):
         assert _isolated(a, b), "the sites reach each other before the service exists"
+        assign_ports(namespace, _ports(svc))
         _apply(cluster, svc)
         ready = _ready(cluster, operator, namespace, "l2")
         assert ready["status"]["allocated"]["vlan"] == svc["spec"]["vlan"]
@@ -135,7 +136,12 @@ def test_l2_service_sites_reach_each_other_only_while_it_exists(
 
 
 def test_another_tenants_site_cannot_reach_a_service_on_a_shared_router_and_link(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, unique: Any
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    unique: Any,
+    assign_ports: AssignPorts,
 ) -> None:
     tenant_b = unique("tenant-b")
     cluster.kubectl("create", "namespace", tenant_b)
@@ -143,6 +149,8 @@ def test_another_tenants_site_cannot_reach_a_service_on_a_shared_router_and_link
         vlan_a, vlan_b = random.sample(VLANS, 2)
         svc_a = _service(namespace, "a", "r1/eth1", "r2/eth1", vlan=vlan_a)
         svc_b = _service(tenant_b, "b", "r1/eth2", "r2/eth2", vlan=vlan_b)
+        assign_ports(namespace, _ports(svc_a))
+        assign_ports(tenant_b, _ports(svc_b))
         _apply(cluster, svc_a, svc_b)
         shared = set(_ready(cluster, operator, namespace, "a")["status"]["pathLinks"])
         shared &= set(_ready(cluster, operator, tenant_b, "b")["status"]["pathLinks"])
@@ -163,9 +171,10 @@ def test_another_tenants_site_cannot_reach_a_service_on_a_shared_router_and_link
 
 
 def test_the_policer_delivers_the_service_bandwidth_when_offered_twice_as_much(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, assign_ports: AssignPorts
 ) -> None:
     svc = _service(namespace, "policed", "r3/eth1", "r5/eth1", vlan=_vlan(), mbps=20)
+    assign_ports(namespace, _ports(svc))
     _apply(cluster, svc)
     _ready(cluster, operator, namespace, "policed")
     with traffic.attach(*_pair(lab, svc)) as (a, b):
@@ -186,8 +195,10 @@ def test_a_link_down_on_the_path_is_a_gap_then_traffic_flows_on_the_new_path(
     operator: Operator,
     namespace: str,
     record_property: Any,
+    assign_ports: AssignPorts,
 ) -> None:
     svc = _service(namespace, "moves", "r6/eth1", "r1/eth2", vlan=_vlan(), mbps=5)
+    assign_ports(namespace, _ports(svc))
     _apply(cluster, svc)
     links = _ready(cluster, operator, namespace, "moves")["status"]["pathLinks"]
     failed = next(x for x in lab.state.links if x.name == links[0])
@@ -239,10 +250,16 @@ def _delete_subinterface_by_hand(lab: Lab, router: str, port: str, vlan: int) ->
 
 
 def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
-    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, record_property: Any
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    record_property: Any,
+    assign_ports: AssignPorts,
 ) -> None:
     vlan = _vlan()
     svc = _service(namespace, "drift", "r3/eth2", "r5/eth2", vlan=vlan, mbps=5)
+    assign_ports(namespace, _ports(svc))
     _apply(cluster, svc)
     _ready(cluster, operator, namespace, "drift")
     repairs = _repairs(cluster, "r3")
