@@ -80,7 +80,7 @@ def run_size(s: harness.Stack, count: int, runs: int) -> dict[str, Any]:
     assert s.lab is not None
     ns = "bench-mttr"
     s.kubectl("delete", "namespace", ns, "--ignore-not-found", "--timeout=300s")
-    s.kubectl("create", "namespace", ns)
+    s.tenant(ns)
     s.kubectl("apply", "-f", "-", input=_services(ns, count))
     harness.wait(lambda: _all_off(s, ns, count, "none"), 300, f"{count} services Ready", 0.2)
     mttr, floors = [], []

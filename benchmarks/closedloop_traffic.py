@@ -129,7 +129,7 @@ def one_run(s: harness.Stack, pairs: dict[str, tuple[Any, Any]], pps: int) -> di
 def run_size(s: harness.Stack, count: int, runs: int) -> dict[str, Any]:
     assert s.lab is not None
     s.kubectl("delete", "namespace", NS, "--ignore-not-found", "--timeout=300s")
-    s.kubectl("create", "namespace", NS)
+    s.tenant(NS)
     s.kubectl("apply", "-f", "-", input=_services(count))
     names = {f"s-{i:03d}" for i in range(count)}
     harness.wait(lambda: _ready_off(s, names, None), 300, f"{count} services Ready", 0.2)

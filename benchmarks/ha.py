@@ -93,7 +93,7 @@ def main() -> None:
         s.operator.wait(15)
         s.kubectl("apply", "-f", str(harness.REPO / "manifests" / "kopf-peering.yaml"))
         s.kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
-        s.kubectl("create", "namespace", "bench-ha")
+        s.tenant("bench-ha")
         priority = 1000
         active = _replica(s, priority)
         time.sleep(3)

@@ -21,6 +21,7 @@ from typing import Any
 
 import kubernetes
 
+from intentloop_intents import tenancy
 from intentloop_lab import controlplane, inventory, labstate, lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +38,28 @@ class Stack:
         self.metrics_port = controlplane.free_port()
         self.api: Any = None
         self.lab: labstate.LabState | None = None
+
+    def tenant(self, namespace: str) -> None:
+        """A tenant namespace holding every customer port of the lab (the platform team's
+        PortAssignments; a port held by an earlier tenant of the run is handed over)."""
+        assert self.lab is not None, "the lab is not up"
+        self.kubectl("create", "namespace", namespace)
+        docs = [
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "PortAssignment",
+                "metadata": {"name": tenancy.assignment_name(router.name, port)},
+                "spec": {"device": router.name, "interface": port, "tenant": namespace},
+            }
+            for router in self.lab.routers
+            for port in router.interfaces
+        ]
+        self.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"kind": "List", "apiVersion": "v1", "items": docs}),
+        )
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         out = self.cp.kubectl(*args, input=input, timeout=300)

@@ -63,7 +63,7 @@ def _watch_ready(api: Any, namespace: str, name: str, timeout: float) -> float:
 
 def one_service(s: harness.Stack, runs: int) -> dict[str, Any]:
     ns = "bench-latency"
-    s.kubectl("create", "namespace", ns)
+    s.tenant(ns)
     latencies, floors, tx_ms, rtt_ms = [], [], [], []
     first_ms = 0.0
     # Run 0 is the first service after the operator started (its start-up work — first
@@ -137,7 +137,7 @@ def many_services_repeated(s: harness.Stack, count: int, runs: int) -> dict[str,
 
 def many_services(s: harness.Stack, count: int, ns: str = "bench-many") -> dict[str, Any]:
     assert s.lab is not None
-    s.kubectl("create", "namespace", ns)
+    s.tenant(ns)
     routers = [r.name for r in s.lab.routers]
     docs = []
     for i in range(count):
@@ -176,7 +176,7 @@ def api_floor(s: harness.Stack, count: int, concurrency: int = 32) -> dict[str, 
     at the concurrency of the operator's worker pool. Device work is not included."""
     assert s.operator is not None
     ns = "bench-floor"
-    s.kubectl("create", "namespace", ns)
+    s.tenant(ns)
     s.operator.send_signal(signal.SIGSTOP)
     try:
         docs = [service(ns, f"f-{i:04d}", ("r1", "eth1"), ("r3", "eth1"), 1) for i in range(count)]

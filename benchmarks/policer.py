@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     with harness.stack() as s:
-        s.kubectl("create", "namespace", NS)
+        s.tenant(NS)
         for mbps in args.bandwidths:
             results.append(run_bandwidth(s, mbps, args.runs))
     bws = " ".join(map(str, args.bandwidths))
