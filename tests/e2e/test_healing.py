@@ -87,7 +87,7 @@ def test_a_service_waiting_for_a_vlan_pool_becomes_ready_when_the_pool_appears(
         on_fail=lambda: operator.log.read_text()[-3000:],
     )
     message = waiting["Ready"]["message"]  # whether or not the shared pools exist yet:
-    assert message in (f"vlan {vlan} is in no ResourcePool of kind vlan", NO_POOL), message
+    assert message.startswith(f"VLAN {vlan} is in none of the pools") or message == NO_POOL, message
     # Waiting on the world is Degraded, not Progressing, and not final: kopf retries it.
     assert waiting["Degraded"]["status"] == "True" and waiting["Progressing"]["status"] == "False"
     wait_for(
