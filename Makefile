@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
 export PYTHONPATH := operator:intents:adapters:lab
 
-.PHONY: help setup venv system-deps controlplane lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
+.PHONY: help setup venv system-deps controlplane ocvalidate lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
 
 IMAGE ?= ghcr.io/intentloop/intentloop:0.1.0
 KIND_CLUSTER ?= intentloop
@@ -26,17 +26,21 @@ venv: $(BIN)/intentloop
 
 # Debian packages the lab needs: netconfd (real NETCONF server) behind a private sshd.
 system-deps:
-	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd; then \
-	  echo "[setup] installing netconfd and openssh-server from Debian"; \
+	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd || ! command -v yanglint >/dev/null; then \
+	  echo "[setup] installing netconfd, openssh-server and libyang2-tools (yanglint) from Debian"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server libyang2-tools >/dev/null; \
 	fi
 
 # The real kube-apiserver, etcd, kube-controller-manager and kubectl, built once and cached.
 controlplane:
 	@bash hack/build-k8s.sh >/dev/null
 
-setup: venv system-deps controlplane
+# The lab's OpenConfig validator (ygot's generated schema), built once and cached.
+ocvalidate:
+	@bash hack/build-ocvalidate.sh >/dev/null
+
+setup: venv system-deps controlplane ocvalidate
 
 lint: venv
 	$(BIN)/ruff check .
@@ -61,7 +65,7 @@ crds-check: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-adapters-test: venv system-deps
+adapters-test: venv system-deps ocvalidate
 	$(BIN)/pytest -q tests/adapters
 
 e2e: setup
