@@ -53,7 +53,7 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
     vlan_ids = rng.sample(range(1, 4095), rng.randint(0, 4))
     vlans = tuple(Vlan(vlan_id=v, name=rng.choice(VLAN_NAMES), owners=owner) for v in vlan_ids)
     subs: dict[str, SubInterface] = {}
-    for vlan in vlan_ids + [rng.randint(1, 4094)]:
+    for vlan in [*vlan_ids, rng.randint(1, 4094)]:
         for parent in rng.sample(PORTS, rng.randint(0, 3)):
             sub = SubInterface(
                 parent=parent,
