@@ -112,6 +112,8 @@ class GnmiTarget:
         with self._lifecycle_lock:
             if self.running:
                 return
+            if self.model == "openconfig":
+                ocvalidator.shared().check({})  # the validator is up before the first Set
             server = grpc.server(self._executor, options=[("grpc.so_reuseport", 0)])
             gnmi_pb2_grpc.add_gNMIServicer_to_server(GnmiServicer(self._backend()), server)
             address = f"{self.host}:{self._requested_port}"
