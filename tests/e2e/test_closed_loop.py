@@ -14,7 +14,7 @@ import yaml
 
 from intentloop_intents import drift
 from intentloop_lab import control
-from tests.e2e.conftest import REPO, Cluster, Lab, Operator, running_config, wait_for
+from tests.e2e.conftest import REPO, Cluster, Lab, Operator, holds, running_config, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 INFRA = "intentloop-system"
@@ -249,7 +249,7 @@ def test_tampering_is_repaired_or_reported_by_policy(
             what="r6 deviation reported",
         )
         assert dc["status"]["deviations"], dc["status"]
-        assert running_config(lab, "r6") != desired("r6")[0]
+        assert running_config(lab, "r6") != holds(lab, "r6", desired("r6")[0])
         alarm = wait_for(
             lambda: _alarm(cluster, INFRA, "device-r6-configurationdrift"),
             timeout=20,
@@ -264,7 +264,7 @@ def test_tampering_is_repaired_or_reported_by_policy(
             "patch", "device", "r6", "--type=merge", "-p", '{"spec":{"driftPolicy":"repair"}}'
         )
     wait_for(
-        lambda: running_config(lab, "r6") == desired("r6")[0],
+        lambda: running_config(lab, "r6") == holds(lab, "r6", desired("r6")[0]),
         timeout=30,
         what="r6 repaired after policy change",
     )
