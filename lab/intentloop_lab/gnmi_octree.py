@@ -11,7 +11,7 @@ validates a commit against its YANG. What it refuses becomes a SchemaError namin
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from intentloop_intents.device.openconfig_edits import LIST_KEYS, local
@@ -105,7 +105,8 @@ class OpenConfigTree:
             if replace:
                 self._doc.clear()
             for member, body in value.items():
-                self._set(self._doc, _top_member(member, where), body, replace=replace)
+                top = _top_member(member, where)
+                self._set(self._doc, top, body, replace=replace, schema=local(top))
             return
         parent = self._doc
         for depth, (name, keys) in enumerate(elems[:-1]):
@@ -115,7 +116,7 @@ class OpenConfigTree:
         if len(elems) == 1 and member not in TOP_LEVEL.values():
             raise PathError(f"{where}: no such top-level container in this router's models")
         if not keys:
-            self._set(parent, member, value, replace=replace)
+            self._set(parent, member, value, replace=replace, schema=_schema(elems))
             return
         if not isinstance(value, Mapping):
             raise SchemaError(f"{where}: a list entry takes a JSON object")
@@ -127,7 +128,7 @@ class OpenConfigTree:
             kept = {k: entry[k] for k in keys if k in entry}
             entry.clear()
             entry.update(kept)
-        _merge(entry, value)
+        _merge(entry, value, _schema(elems))
 
     def validate(self) -> None:
         """The whole candidate, through the third-party validator."""
@@ -179,45 +180,42 @@ class OpenConfigTree:
         entries.append(entry)
         return entry
 
-    def _set(self, parent: dict[str, Any], member: str, value: object, *, replace: bool) -> None:
+    def _set(
+        self, parent: dict[str, Any], member: str, value: object, *, replace: bool, schema: str
+    ) -> None:
         current = parent.get(member)
         if not replace and isinstance(current, dict) and isinstance(value, Mapping):
-            _merge(current, value)
+            _merge(current, value, schema)
         else:
             parent[member] = copy.deepcopy(value)
 
 
-def _merge(target: dict[str, Any], value: Mapping[str, Any]) -> None:
-    """gNMI update: containers merge, list entries merge by their keys, leaves are set."""
+def _merge(target: dict[str, Any], value: Mapping[str, Any], schema: str) -> None:
+    """gNMI update: containers merge, list entries merge by their keys, leaves are set.
+    `schema` is the target's schema path (names without prefixes, no keys)."""
     for name, new in value.items():
         old = target.get(name)
+        where = f"{schema}/{local(name)}" if schema else local(name)
+        keys = LIST_KEYS.get(where)
         if isinstance(old, dict) and isinstance(new, Mapping):
-            _merge(old, new)
-        elif isinstance(old, list) and isinstance(new, list) and _keyed(name, new):
-            keys = _keys_of(name)
+            _merge(old, new, where)
+        elif isinstance(old, list) and isinstance(new, list) and keys:
             for entry in new:
-                match = [e for e in old if all(e.get(k) == entry.get(k) for k in keys)]
+                if not isinstance(entry, Mapping):
+                    raise SchemaError(f"/{where}: a list entry takes a JSON object")
+                match = [
+                    e for e in old if all(_text(e.get(k)) == _text(entry.get(k)) for k in keys)
+                ]
                 if match:
-                    _merge(match[0], entry)
+                    _merge(match[0], entry, where)
                 else:
-                    old.append(copy.deepcopy(entry))
+                    old.append(copy.deepcopy(dict(entry)))
         else:
             target[name] = copy.deepcopy(new)
 
 
-def _keys_of(name: str) -> tuple[str, ...]:
-    candidates = {
-        keys for path, keys in LIST_KEYS.items() if path.rpartition("/")[2] == local(name)
-    }
-    return next(iter(candidates)) if len(candidates) == 1 else ()
-
-
-def _keyed(name: str, entries: Sequence[Any]) -> bool:
-    keys = _keys_of(name)
-    if not keys:
-        # `interface` is keyed differently in three places: by whichever key the entries carry.
-        return False
-    return all(isinstance(e, Mapping) and all(k in e for k in keys) for e in entries)
+def _schema(elems: PathElems) -> str:
+    return "/".join(local(name) for name, _ in elems)
 
 
 def _member_name(node: Mapping[str, Any], name: str, *, top: bool) -> str:
