@@ -6,7 +6,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 YGOT_VERSION="v0.36.0"
 CACHE="${INTENTLOOP_CACHE:-$HOME/.cache/intentloop}"
-OUT="$CACHE/ocvalidate/ygot-$YGOT_VERSION"
+# The cache key names the ygot version and the program's own sources (a change rebuilds).
+SRC_HASH="$(cat "$HERE/ocvalidate/go.mod" "$HERE/ocvalidate/go.sum" "$HERE/ocvalidate/main.go" | sha256sum | cut -c1-12)"
+OUT="$CACHE/ocvalidate/ygot-$YGOT_VERSION-$SRC_HASH"
 if [ -x "$OUT/ocvalidate" ]; then echo "$OUT/ocvalidate"; exit 0; fi
 command -v go >/dev/null || { echo "go is required (Go >= 1.25) to build the OpenConfig validator" >&2; exit 1; }
 mkdir -p "$OUT.tmp"

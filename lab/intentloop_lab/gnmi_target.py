@@ -246,7 +246,10 @@ class GnmiTarget:
         """Make a complete, valid tree the running config and tell config subscribers.
 
         Called with the config lock held, so subscribers see changes in commit order."""
-        candidate.validate()
+        if isinstance(candidate, OpenConfigTree) and isinstance(self._config, OpenConfigTree):
+            candidate.validate(previous=self._config)
+        else:
+            candidate.validate()
         changes = self._config.changes_to(candidate)  # type: ignore[arg-type]
         self._config = candidate
         self.hub.publish_config(changes)

@@ -12,6 +12,7 @@ tests validate rendered qos payloads with `yanglint` against the published modul
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ from typing import Any
 
 YGOT_VERSION = "v0.36.0"
 NOT_VALIDATED = ("openconfig-qos:qos",)
-_BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "hack" / "build-ocvalidate.sh"
+_HACK = Path(__file__).resolve().parents[2] / "hack"
+_BUILD_SCRIPT = _HACK / "build-ocvalidate.sh"
+_SOURCES = _HACK / "ocvalidate"
 
 
 class ValidatorUnavailable(RuntimeError):
@@ -30,20 +33,31 @@ class ValidatorUnavailable(RuntimeError):
 
 
 def binary() -> Path:
-    """The validator, built (and cached by version) on first use when it is missing."""
+    """The validator, built (and cached by version and source) on first use when missing."""
     override = os.environ.get("INTENTLOOP_OCVALIDATE")
     if override:
         return Path(override)
+    if not _BUILD_SCRIPT.is_file():
+        raise ValidatorUnavailable(
+            "the OpenConfig validator's sources (hack/ocvalidate) are not here; "
+            "set INTENTLOOP_OCVALIDATE to a built ocvalidate"
+        )
     cache = Path(os.environ.get("INTENTLOOP_CACHE", Path.home() / ".cache" / "intentloop"))
-    built = cache / "ocvalidate" / f"ygot-{YGOT_VERSION}" / "ocvalidate"
+    built = cache / "ocvalidate" / f"ygot-{YGOT_VERSION}-{_source_hash()}" / "ocvalidate"
     if built.is_file():
         return built
-    if not _BUILD_SCRIPT.is_file():
-        raise ValidatorUnavailable(f"OpenConfig validator not found at {built}")
     done = subprocess.run(["bash", str(_BUILD_SCRIPT)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ValidatorUnavailable(f"building the OpenConfig validator failed: {done.stderr}")
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _source_hash() -> str:
+    """The build script's cache key: sha256 of go.mod, go.sum and main.go, 12 hex digits."""
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum", "main.go"):
+        digest.update((_SOURCES / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 class OcValidator:
