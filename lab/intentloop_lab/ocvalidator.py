@@ -5,8 +5,9 @@ its generated `exampleoc` OpenConfig schema and `ytypes` validation) reads one R
 document per line and answers one verdict per line. One process serves every target of the
 lab process, so a Set costs a pipe round trip, not a process start.
 
-`exampleoc` has no `openconfig-qos`: the `/qos` subtree is not sent to it (the project's
-tests validate rendered qos payloads with `yanglint` against the published modules).
+`exampleoc` has no `openconfig-qos`: the `/qos` subtree is not sent to it, and leafref
+targets are not checked (see hack/ocvalidate/main.go); the project's tests validate both
+with `yanglint` against the published modules.
 """
 
 from __future__ import annotations
