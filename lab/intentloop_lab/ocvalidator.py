@@ -12,6 +12,7 @@ with `yanglint` against the published modules.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
@@ -111,9 +112,14 @@ class OcValidator:
         if process is not None:
             process.kill()
             process.wait()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
 @functools.cache
 def shared() -> OcValidator:
-    """The validator every OpenConfig target of this process uses."""
-    return OcValidator()
+    """The validator every OpenConfig target of this process uses (stopped at exit)."""
+    validator = OcValidator()
+    atexit.register(validator.close)
+    return validator
