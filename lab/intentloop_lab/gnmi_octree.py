@@ -138,9 +138,9 @@ class OpenConfigTree:
         to the router's size (ygot's unmarshal grows faster than linearly: ~2 s for a
         400-service document here); it is equivalent because what the validator checks
         (types, ranges, patterns, unknown nodes, keys) is local to each node."""
-        document = self.to_json()
+        document = {k: v for k, v in self._doc.items() if v}  # read only: no copies
         if previous is not None:
-            document = _changed(previous.to_json(), document, "") or {}
+            document = _changed(previous._doc, document, "") or {}
         if not document:
             return
         error = self._validator.check(document)
