@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
 export PYTHONPATH := operator:intents:adapters:lab
 
-.PHONY: help setup venv system-deps controlplane gnmi-cli lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
+.PHONY: help setup venv system-deps controlplane gnmi-cli ocvalidate lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
 
 IMAGE ?= ghcr.io/intentloop/intentloop:0.1.0
 KIND_CLUSTER ?= intentloop
@@ -29,10 +29,10 @@ venv: $(BIN)/intentloop
 # iperf3 (traffic between customer sites).
 system-deps:
 	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd || ! command -v ip >/dev/null \
-	    || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null; then \
-	  echo "[setup] installing netconfd, openssh-server, iproute2, iputils-ping, iperf3 from Debian"; \
+	    || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null || ! command -v yanglint >/dev/null; then \
+	  echo "[setup] installing netconfd, openssh-server, iproute2, iputils-ping, iperf3, libyang2-tools from Debian"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 iputils-ping iperf3 >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 iputils-ping iperf3 libyang2-tools >/dev/null; \
 	fi
 
 # The real kube-apiserver, etcd, kube-controller-manager and kubectl, built once and cached.
@@ -43,7 +43,11 @@ controlplane:
 gnmi-cli:
 	@bash hack/build-gnmi-cli.sh >/dev/null
 
-setup: venv system-deps controlplane gnmi-cli
+# The lab's OpenConfig validator (ygot's generated schema), built once and cached.
+ocvalidate:
+	@bash hack/build-ocvalidate.sh >/dev/null
+
+setup: venv system-deps controlplane gnmi-cli ocvalidate
 
 lint: venv
 	$(BIN)/ruff check .
@@ -68,7 +72,7 @@ crds-check: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-adapters-test: venv system-deps gnmi-cli
+adapters-test: venv system-deps gnmi-cli ocvalidate
 	$(BIN)/pytest -q tests/adapters
 
 e2e: setup

@@ -1,11 +1,13 @@
 """Build the right adapter for a Device from its spec and the credentials read for it.
 
 Configuration goes over NETCONF when the device has a NETCONF endpoint, otherwise over
-gNMI. Telemetry comes over gNMI when the device has it (one STREAM subscription); a device
-with NETCONF but no gNMI streams it as NETCONF notifications (RFC 5277, the
-`interface-state` notification of `intentloop-device`), which the NETCONF adapter turns
-into the same updates under the same paths. Credentials arrive here as values read from
-Secrets by the operator; they are passed to the adapter and never logged.
+gNMI, in the device's platform profile (`spec.model`: `intentloop` or `openconfig`, see
+`gnmi_profiles`); an OpenConfig device is always configured over gNMI. Telemetry comes
+over gNMI when the device has it (one STREAM subscription); a device with NETCONF but no
+gNMI streams it as NETCONF notifications (RFC 5277, the `interface-state` notification of
+`intentloop-device`), which the NETCONF adapter turns into the same updates under the same
+paths. Credentials arrive here as values read from Secrets by the operator; they are
+passed to the adapter and never logged.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from intentloop_adapters.protocol import DeviceAdapter
-from intentloop_intents.resources.inventory import DeviceSpec
+from intentloop_intents.resources.inventory import DeviceModel, DeviceSpec
 
 if TYPE_CHECKING:
     from intentloop_adapters.netconf import NetconfAdapter
@@ -30,13 +32,20 @@ class Credentials:
 
 
 def kind_of(spec: DeviceSpec) -> str:
-    return "netconf" if spec.netconf is not None else "gnmi"
+    return "netconf" if _config_over_netconf(spec) else "gnmi"
+
+
+def _config_over_netconf(spec: DeviceSpec) -> bool:
+    # The OpenConfig profile is gNMI JSON_IETF: such a device is configured over gNMI.
+    return spec.netconf is not None and spec.model != DeviceModel.OPENCONFIG
 
 
 def config_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> DeviceAdapter:
-    """The adapter that carries configuration to this device."""
-    if spec.netconf is not None:
+    """The adapter that carries configuration to this device, in its platform profile."""
+    if _config_over_netconf(spec):
         return _netconf_adapter(name, spec, creds)
+    if spec.gnmi is None:
+        raise ValueError(f"device {name}: model {spec.model} needs a gNMI endpoint")
     return telemetry_adapter(name, spec, creds)
 
 
@@ -58,6 +67,7 @@ def telemetry_adapter(name: str, spec: DeviceSpec, creds: Credentials) -> Device
         ca_pem=creds.gnmi_ca_pem,
         insecure=spec.gnmi.insecure,
         server_name=spec.gnmi.tls.server_name if spec.gnmi.tls else None,
+        model=str(spec.model),
     )
 
 

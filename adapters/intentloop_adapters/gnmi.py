@@ -19,7 +19,6 @@ process-wide settings (gNMIclient retries by setting GRPC_SSL_CIPHER_SUITES in o
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -31,19 +30,13 @@ from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
 from intentloop_adapters import gnmi_codec as codec
 from intentloop_adapters.errors import PermanentDeviceError, TransientDeviceError
+from intentloop_adapters.gnmi_profiles import INTENTLOOP, Profile, profile, reply_bytes
 from intentloop_adapters.gnmi_stream import LatestValueQueue, StreamEnded, TelemetryStats
 from intentloop_adapters.gnmi_transaction import SavedConfigTransaction
 from intentloop_adapters.protocol import DeviceCapabilities, TelemetryUpdate
 from intentloop_adapters.readback import ReadCache
 from intentloop_intents.device import DeviceConfigTree
-from intentloop_intents.device.gnmi_json import (
-    Edit,
-    GnmiJsonError,
-    edits_between,
-    render_edits,
-    tree_from_json,
-    tree_to_json,
-)
+from intentloop_intents.device.gnmi_json import Edit, tree_to_json
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +61,7 @@ class GnmiAdapter:
         timeout_s: float = 10.0,
         sample_interval_s: float = 1.0,
         queue_size: int = 10_000,
+        model: str = "intentloop",
     ) -> None:
         if not insecure and not ca_pem:
             raise ValueError(
@@ -75,6 +69,8 @@ class GnmiAdapter:
                 "pass insecure=True only for a plaintext lab device"
             )
         self.name = name
+        self._profile: Profile = profile(model)
+        self.stores_owners = self._profile.stores_owners
         self._target = f"{host}:{port}"
         self._ca_pem = ca_pem
         self._insecure = insecure
@@ -88,7 +84,7 @@ class GnmiAdapter:
         self._streams: set[Any] = set()
         self._queues: list[LatestValueQueue] = []
         self._tx = SavedConfigTransaction(name=name, restore=self._restore)
-        self._reads = ReadCache(_json_form)
+        self._reads = ReadCache(self._profile.form)
 
     # --- session ------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -140,17 +136,21 @@ class GnmiAdapter:
     async def get_config(self) -> DeviceConfigTree:
         return await asyncio.to_thread(self._running)
 
+    def held(self, tree: DeviceConfigTree) -> DeviceConfigTree:
+        """What this device holds of `tree` once applied: what `get_config` then returns."""
+        return self._profile.held(tree)
+
     async def native_diff(self, desired: DeviceConfigTree) -> str:
-        return render_edits(edits_between(await self.get_config(), desired))
+        return self._profile.describe(self._profile.edits(await self.get_config(), desired))
 
     async def stage(self, desired: DeviceConfigTree) -> str:
         def stage() -> str:
-            self._reads.expect(desired)
+            self._reads.expect(self._profile.held(desired))
             running = self._running()
-            edits = edits_between(running, desired)
+            edits = self._profile.edits(running, desired)
             self._tx.stage(running, edits)
             log.info("gnmi.stage.done", device=self.name, edits=len(edits))
-            return render_edits(edits)
+            return self._profile.describe(edits)
 
         return await asyncio.to_thread(stage)
 
@@ -166,30 +166,45 @@ class GnmiAdapter:
         await asyncio.to_thread(self._tx.rollback)
 
     def _running(self) -> DeviceConfigTree:
+        roots = self._profile.roots
         request = gnmi_pb2.GetRequest(
-            path=[codec.config_path()],
+            path=[path for _, path in roots],
             type=gnmi_pb2.GetRequest.CONFIG,
             encoding=gnmi_pb2.Encoding.JSON_IETF,
         )
         reply = self._call("Get", request)
-        values = [u.val for n in reply.notification for u in n.update]
-        raw = (values[0].json_ietf_val or values[0].json_val or b"{}") if values else b"{}"
+        found: dict[str, bytes] = {}
+        for notification in reply.notification:
+            for update in notification.update:
+                elems = (*notification.prefix.elem, *update.path.elem)
+                if elems:
+                    found[elems[0].name] = update.val.json_ietf_val or update.val.json_val
+        values = [found.get(path.elem[0].name, b"") or b"{}" for _, path in roots]
 
         def parse() -> DeviceConfigTree:
             try:
-                return tree_from_json(json.loads(raw))
-            except (ValueError, GnmiJsonError) as exc:
+                return self._profile.parse(self._profile.document(values))
+            except ValueError as exc:  # bad JSON, or JSON the model cannot represent
                 raise PermanentDeviceError(
                     self.name, f"running configuration cannot be read into the model: {exc}"
                 ) from exc
 
-        return self._reads.read(raw, lambda: raw, parse)
+        return self._reads.read(
+            reply_bytes(values), lambda: self._profile.reply_form(values), parse
+        )
 
     def _apply(self, edits: Sequence[Edit]) -> None:
-        self._call("Set", codec.set_request(edits))
+        self._call("Set", self._profile.set_request(edits))
 
     def _restore(self, previous: DeviceConfigTree) -> None:
-        self._call("Set", codec.replace_all_request(tree_to_json(previous)))
+        if self._profile is INTENTLOOP:  # one atomic replace of the whole subtree
+            self._call("Set", codec.replace_all_request(tree_to_json(previous)))
+            return
+        # Elsewhere intentloop's part shares its containers with the device's own
+        # configuration: put back only what differs from what it holds now.
+        edits = self._profile.edits(self._running(), previous)
+        if edits:
+            self._call("Set", self._profile.set_request(edits))
 
     # --- telemetry ----------------------------------------------------------------------
     async def subscribe(self, paths: Sequence[str]) -> AsyncGenerator[TelemetryUpdate, None]:
@@ -293,8 +308,3 @@ class GnmiAdapter:
             return getattr(stub, rpc)(request, timeout=self._timeout_s, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise codec.device_error(self.name, exc) from exc
-
-
-def _json_form(tree: DeviceConfigTree) -> bytes:
-    """The JSON_IETF a device holding `tree` sends, compact and in canonical order."""
-    return json.dumps(tree_to_json(tree), separators=(",", ":")).encode()

@@ -76,3 +76,12 @@ class DeviceAdapter(Protocol):
     def subscribe(self, paths: Sequence[str]) -> AsyncIterator[TelemetryUpdate]:
         """Stream of updates for `paths` (ON_CHANGE for state, SAMPLE for counters)."""
         ...
+
+
+def held_by(adapter: object, tree: DeviceConfigTree) -> DeviceConfigTree:
+    """What `adapter`'s device holds of `tree` once applied, i.e. what `get_config` returns:
+    the canonical tree, without owners on devices that have no place for them
+    (`stores_owners = False`, e.g. an OpenConfig router)."""
+    if getattr(adapter, "stores_owners", True):
+        return tree.canonical()
+    return tree.without_owners()

@@ -34,7 +34,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from intentloop_adapters.errors import DeviceError, TransientDeviceError
-from intentloop_adapters.protocol import DeviceAdapter
+from intentloop_adapters.protocol import DeviceAdapter, held_by
 from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.device import diff as device_diff
 
@@ -169,8 +169,9 @@ async def _apply(runs: dict[str, _Run], gate: asyncio.Semaphore, confirm_timeout
 
     async def verify(run: _Run) -> None:
         running = await run.adapter.get_config()
-        if running != run.desired.canonical():
-            changes = device_diff.diff_trees(running, run.desired)
+        expected = held_by(run.adapter, run.desired)
+        if running != expected:
+            changes = device_diff.diff_trees(running, expected)
             shown = device_diff.render_changes(changes[:5])
             raise DeviceError(run.result.device, f"running differs after commit:\n{shown}")
 

@@ -42,6 +42,16 @@ MODEL = gnmi_pb2.ModelData(name=MODULE, organization="intentloop", version="2026
 STATE_MODEL = gnmi_pb2.ModelData(
     name="intentloop-lab-state", organization="intentloop", version="0.1"
 )
+OPENCONFIG_MODELS = [
+    gnmi_pb2.ModelData(name=name, organization="OpenConfig working group", version=version)
+    for name, version in (
+        ("openconfig-interfaces", "3.8.1"),
+        ("openconfig-vlan", "3.2.2"),
+        ("openconfig-network-instance", "4.7.0"),
+        ("openconfig-qos", "2.2.0"),
+        ("openconfig-routing-policy", "3.5.0"),
+    )
+]
 GNMI_VERSION = "0.8.0"
 
 
@@ -63,7 +73,13 @@ class Backend(Protocol):
     state: RouterState
     hub: Hub
 
+    model: str  # the configuration model: "intentloop" or "openconfig"
+
     def authorized(self, metadata: Sequence[tuple[str, str | bytes]]) -> bool: ...
+
+    def config_elems(self, origin: str, elems: LeafPath) -> PathElems | None:
+        """The path inside the configuration store, or None when `elems` is state."""
+        ...
 
     def read_config(self, elems: PathElems) -> Any: ...
 
@@ -80,7 +96,8 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
 
     def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorize(context)
-        models = [MODEL, STATE_MODEL] if self._backend.serve_config else [STATE_MODEL]
+        config = OPENCONFIG_MODELS if self._backend.model == "openconfig" else [MODEL]
+        models = [*config, STATE_MODEL] if self._backend.serve_config else [STATE_MODEL]
         return gnmi_pb2.CapabilityResponse(
             supported_models=models,
             supported_encodings=list(gnmi_spec.SERVED_ENCODINGS),
@@ -195,18 +212,17 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
     def _config_elems(
         self, origin: str, elems: LeafPath, context: grpc.ServicerContext
     ) -> PathElems | None:
-        """The path below `/intentloop-device:device`, or None for a state path."""
-        first = elems[0] if elems else None
-        if (origin, first) not in ((MODULE, ("device", ())), ("", (f"{MODULE}:device", ()))):
+        """The path inside the router's configuration store, or None for a state path."""
+        rest = self._backend.config_elems(origin, elems)
+        if rest is None:
             return None
-        rest = elems[1:]
         if not self._backend.serve_config:
             _abort(
                 context,
                 grpc.StatusCode.UNIMPLEMENTED,
                 "this router serves telemetry only over gNMI; its configuration is not served",
             )
-        return [(name, dict(keys)) for name, keys in rest]
+        return rest
 
     def _writable(self, prefix: Any, path: Any, context: grpc.ServicerContext) -> PathElems:
         origin, elems = _elems(prefix, path)
@@ -291,6 +307,14 @@ class GnmiServicer(gnmi_pb2_grpc.gNMIServicer):  # type: ignore[misc]
 _elems = gnmi_spec.path_elems
 _proto_path = gnmi_spec.proto_path
 _show = gnmi_spec.show_path
+
+
+def intentloop_config_elems(origin: str, elems: LeafPath) -> PathElems | None:
+    """Below `/intentloop-device:device` (origin or first element qualified), else None."""
+    first = elems[0] if elems else None
+    if (origin, first) not in ((MODULE, ("device", ())), ("", (f"{MODULE}:device", ()))):
+        return None
+    return [(name, dict(keys)) for name, keys in elems[1:]]
 
 
 def _check_encoding(encoding: int, context: grpc.ServicerContext) -> None:

@@ -29,14 +29,20 @@ import grpc
 import structlog
 from pygnmi.spec.v080 import gnmi_pb2_grpc
 
+from intentloop_intents.device import DeviceConfigTree
+from intentloop_intents.device import openconfig as oc
+from intentloop_intents.device.gnmi_json import tree_from_json, tree_to_json
+from intentloop_lab import ocvalidator
+from intentloop_lab.gnmi_octree import OpenConfigTree, openconfig_config_elems
 from intentloop_lab.gnmi_service import (
     Backend,
     CommitRejected,
     GnmiServicer,
     SetOp,
+    intentloop_config_elems,
     metadata_value,
 )
-from intentloop_lab.gnmi_state import RouterState
+from intentloop_lab.gnmi_state import LeafPath, RouterState
 from intentloop_lab.gnmi_streams import ConfigChange, Hub
 from intentloop_lab.gnmi_tree import ConfigTree, PathElems
 from intentloop_lab.pki import TlsFiles
@@ -71,9 +77,14 @@ class GnmiTarget:
         username: str | None = None,
         password: str | None = None,
         executor: ThreadPoolExecutor | None = None,
+        model: str = "intentloop",
     ) -> None:
         """`port=0` picks a free port at `start()` (read it back from `.port`);
-        `tls=None` serves plaintext, which only a lab Device marked insecure may use."""
+        `tls=None` serves plaintext, which only a lab Device marked insecure may use;
+        `model="openconfig"` serves OpenConfig configuration, validated by ygot's schema."""
+        if model not in ("intentloop", "openconfig"):
+            raise ValueError(f"gNMI target {name}: unknown model {model!r}")
+        self.model = model
         self.name = name
         self.host = host
         self.port = port
@@ -87,7 +98,9 @@ class GnmiTarget:
         self.running = False
         self._credentials = (username, password) if username is not None else None
         self._executor = executor or shared_executor()
-        self._config = ConfigTree()
+        self._config: ConfigTree | OpenConfigTree = (
+            OpenConfigTree(ocvalidator.shared()) if model == "openconfig" else ConfigTree()
+        )
         self._config_lock = threading.Lock()
         self._lifecycle_lock = threading.Lock()
         self._reject_next = False
@@ -103,6 +116,8 @@ class GnmiTarget:
         with self._lifecycle_lock:
             if self.running:
                 return
+            if self.model == "openconfig":
+                ocvalidator.shared().check({})  # the validator is up before the first Set
             server = grpc.server(self._executor, options=[("grpc.so_reuseport", 0)])
             gnmi_pb2_grpc.add_gNMIServicer_to_server(GnmiServicer(self._backend()), server)
             address = f"{self.host}:{self._requested_port}"
@@ -169,7 +184,27 @@ class GnmiTarget:
             self._reject_next = on
 
     def config_tree(self) -> dict[str, Any]:
-        """The running configuration as the JSON_IETF body of `/intentloop-device:device`."""
+        """The running configuration as the JSON_IETF body of `/intentloop-device:device`
+        (an OpenConfig router's parsed into the model first; unreadable parts left out)."""
+        with self._config_lock:
+            body = self._config.to_json()
+        try:
+            return self._as_model_json(body)
+        except ValueError:
+            return {}
+
+    def _as_model_json(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A served document as the JSON_IETF body of the lab's own model."""
+        return body if self.model == "intentloop" else tree_to_json(oc.parse(body))
+
+    def device_config(self) -> DeviceConfigTree:
+        """The running configuration in the vendor-neutral model, whatever the model served."""
+        with self._config_lock:
+            body = self._config.to_json()
+        return oc.parse(body) if self.model == "openconfig" else tree_from_json(body)
+
+    def running_document(self) -> dict[str, Any]:
+        """The running configuration exactly as served (OpenConfig: the RFC 7951 document)."""
         with self._config_lock:
             return self._config.to_json()
 
@@ -184,17 +219,10 @@ class GnmiTarget:
         """Change the running config behind the controller's back; says what it changed."""
         with self._config_lock:
             candidate = self._config.copy()
-            interfaces = candidate.read([("interface", {})])
-            if interfaces:
-                name = interfaces[0]["name"]
-                before = interfaces[0].get("description", "")
-                text = "edited on the box" if before != "edited on the box" else "edited again"
-                path: PathElems = [("interface", {"name": name}), ("description", {})]
-                candidate.write(path, text, replace=False)
-                what = f"interface {name}: description set to {text!r}"
+            if isinstance(candidate, OpenConfigTree):
+                what = _tamper_openconfig(candidate)
             else:
-                candidate.write([("vlan", {"vlan-id": "4093"})], {"name": "rogue"}, replace=True)
-                what = "vlan 4093 'rogue' added"
+                what = _tamper_intentloop(candidate)
             self._install(candidate)
         log.info("lab.gnmi.tampered", router=self.name, change=what)
         return what
@@ -231,14 +259,17 @@ class GnmiTarget:
                     candidate.write(op.elems, op.value, replace=op.op == "replace")
             self._install(candidate)
 
-    def _install(self, candidate: ConfigTree) -> None:
+    def _install(self, candidate: ConfigTree | OpenConfigTree) -> None:
         """Make a complete, valid tree the running config and tell config subscribers.
 
         Called with the config lock held, so subscribers see changes in commit order."""
-        candidate.validate()
-        if self.applier is not None:
-            self.applier(candidate.to_json())
-        changes = self._config.changes_to(candidate)
+        if isinstance(candidate, OpenConfigTree) and isinstance(self._config, OpenConfigTree):
+            candidate.validate(previous=self._config)
+        else:
+            candidate.validate()
+        if self.applier is not None:  # the data plane, always in the lab's own model
+            self.applier(self._as_model_json(candidate.to_json()))
+        changes = self._config.changes_to(candidate)  # type: ignore[arg-type]
         self._config = candidate
         self.hub.publish_config(changes)
 
@@ -253,11 +284,17 @@ class _TargetBackend:
     def __init__(self, target: GnmiTarget) -> None:
         self._target = target
         self.serve_config = target.serve_config
+        self.model = target.model
         self.state = target.state
         self.hub = target.hub
 
     def authorized(self, metadata: Sequence[tuple[str, str | bytes]]) -> bool:
         return self._target._authorized(metadata)
+
+    def config_elems(self, origin: str, elems: LeafPath) -> PathElems | None:
+        if self.model == "openconfig":
+            return openconfig_config_elems(origin, elems)
+        return intentloop_config_elems(origin, elems)
 
     def read_config(self, elems: PathElems) -> Any:
         return self._target._read_config(elems)
@@ -267,3 +304,39 @@ class _TargetBackend:
 
     def config_entries(self) -> list[ConfigChange]:
         return self._target._config_entries()
+
+
+def _tamper_intentloop(candidate: ConfigTree) -> str:
+    interfaces = candidate.read([("interface", {})])
+    if interfaces:
+        name = interfaces[0]["name"]
+        before = interfaces[0].get("description", "")
+        text = "edited on the box" if before != "edited on the box" else "edited again"
+        path: PathElems = [("interface", {"name": name}), ("description", {})]
+        candidate.write(path, text, replace=False)
+        return f"interface {name}: description set to {text!r}"
+    candidate.write([("vlan", {"vlan-id": "4093"})], {"name": "rogue"}, replace=True)
+    return "vlan 4093 'rogue' added"
+
+
+def _tamper_openconfig(candidate: OpenConfigTree) -> str:
+    interfaces = candidate.read([("interfaces", {})]).get("interface", [])
+    managed = [i for i in interfaces if "enabled" in i.get("config", {})]
+    if managed:
+        name = managed[0]["name"]
+        before = managed[0]["config"].get("description", "")
+        text = "edited on the box" if before != "edited on the box" else "edited again"
+        path: PathElems = [
+            ("interfaces", {}),
+            ("interface", {"name": name}),
+            ("config", {}),
+            ("description", {}),
+        ]
+        candidate.write(path, text, replace=False)
+        return f"interface {name}: description set to {text!r}"
+    rogue = {
+        "name": "rogue0",
+        "config": {"name": "rogue0", "type": oc.ETHERNET, "enabled": True, "description": "rogue"},
+    }
+    candidate.write([("interfaces", {}), ("interface", {"name": "rogue0"})], rogue, replace=True)
+    return "interface rogue0 added"

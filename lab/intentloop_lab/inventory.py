@@ -86,6 +86,7 @@ def _device(
     spec: dict[str, Any] = {
         "address": state.address,
         "platform": f"intentloop-lab-{router.platform}",
+        "model": router.model,
         "role": router.role,
         "site": router.site,
         "driftPolicy": "repair",

@@ -54,6 +54,7 @@ class GnmiAccess(_Model):
 class RouterInfo(_Model):
     name: str
     platform: Literal["netconf", "gnmi"]
+    model: Literal["intentloop", "openconfig"] = "intentloop"
     site: str
     role: str
     software_version: str

@@ -131,6 +131,7 @@ class LabRouter:
                 software_version=self.spec.software_version,
                 username=GNMI_USERNAME,
                 password=self._gnmi_password,
+                model=self.spec.config_model if self.spec.platform == "gnmi" else "intentloop",
             )
             try:
                 target.start()
@@ -264,6 +265,7 @@ class LabRouter:
         return labstate.RouterInfo(
             name=self.name,
             platform=self.spec.platform,
+            model=self.spec.config_model,
             site=self.spec.site,
             role=self.spec.role,
             software_version=self.spec.software_version,

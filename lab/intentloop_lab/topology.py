@@ -25,6 +25,7 @@ PortName = Annotated[
 ]
 Platform = Literal["netconf", "gnmi"]
 Telemetry = Literal["gnmi", "netconf"]
+ConfigModel = Literal["intentloop", "openconfig"]
 Role = Literal["core", "edge", "access"]
 
 CORE_PREFIX = "core-"
@@ -42,6 +43,9 @@ class Router(_Model):
     `telemetry` says how it streams interface state: `gnmi` (a gNMI target, also beside
     netconfd on a NETCONF router) or `netconf` (NETCONF notifications, no gNMI at all:
     the kind of device the controller must watch without gNMI; NETCONF routers only).
+    `model` is the configuration model it serves: NETCONF routers speak the project's
+    `intentloop-device` module (netconfd loads it), gNMI routers OpenConfig unless
+    `model: intentloop` says otherwise.
     """
 
     name: RouterName
@@ -51,6 +55,13 @@ class Router(_Model):
     ports: tuple[PortName, ...] = ("eth1", "eth2")
     software_version: str = Field(default="intentloop-lab 1.0", max_length=64)
     telemetry: Telemetry = "gnmi"
+    model: ConfigModel | None = None
+
+    @property
+    def config_model(self) -> ConfigModel:
+        if self.model is not None:
+            return self.model
+        return "openconfig" if self.platform == "gnmi" else "intentloop"
 
 
 class Link(_Model):
@@ -154,6 +165,11 @@ def _check_router(router: Router) -> None:
         )
     if len(set(router.ports)) != len(router.ports):
         raise ValueError(f"routers[{router.name}].ports: duplicate port")
+    if router.model == "openconfig" and router.platform != "gnmi":
+        raise ValueError(
+            f"routers[{router.name}].model: 'openconfig' needs platform 'gnmi' "
+            "(the lab's NETCONF routers are netconfd with the intentloop-device module)"
+        )
     if router.telemetry == "netconf" and router.platform != "netconf":
         raise ValueError(
             f"routers[{router.name}].telemetry: 'netconf' needs platform 'netconf' "

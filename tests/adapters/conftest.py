@@ -18,7 +18,7 @@ except ModuleNotFoundError as exc:
     if exc.name != "tests.adapters.gnmi_fixtures":
         raise
 else:
-    ADAPTER_KINDS.append("gnmi")
+    ADAPTER_KINDS += ["gnmi", "openconfig"]
     _names = getattr(_gnmi, "__all__", [n for n in vars(_gnmi) if n.startswith("gnmi_")])
     globals().update({name: getattr(_gnmi, name) for name in _names})
 

@@ -17,7 +17,7 @@ from intentloop_adapters.gnmi import GnmiAdapter
 from intentloop_lab.gnmi_target import GnmiTarget
 from intentloop_lab.pki import LabPki, TlsFiles
 
-__all__ = ["gnmi_lab_device", "gnmi_lab_devices", "gnmi_pki"]
+__all__ = ["gnmi_lab_device", "gnmi_lab_devices", "gnmi_pki", "openconfig_lab_device"]
 
 INTERFACES = ("eth1", "eth2")
 
@@ -39,6 +39,7 @@ class GnmiLabHandle:
             "host": "127.0.0.1",
             "port": self.target.port,
             "timeout_s": 5.0,
+            "model": self.target.model,
         }
         if self.tls is not None:
             settings["ca_pem"] = self.tls.ca_pem()
@@ -96,3 +97,13 @@ def gnmi_lab_devices(gnmi_pki: LabPki) -> Iterator[Callable[[int], list[GnmiLabH
     finally:
         for handle in started:
             handle.target.stop()
+
+
+@pytest.fixture
+def openconfig_lab_device(gnmi_pki: LabPki) -> Iterator[GnmiLabHandle]:
+    """A lab gNMI router speaking OpenConfig, every Set validated by ygot's schema."""
+    handle = start_target("oc1", gnmi_pki, model="openconfig")
+    try:
+        yield handle
+    finally:
+        handle.target.stop()

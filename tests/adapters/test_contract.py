@@ -1,7 +1,9 @@
 """What every adapter promises, checked against a real lab device of each kind.
 
 The transaction engine and the operator only see `DeviceAdapter`; these are the behaviours
-they rely on, so each test runs once per kind of lab device (NETCONF, gNMI).
+they rely on, so each test runs once per kind of lab device and platform profile (NETCONF,
+gNMI with the intentloop model, gNMI with OpenConfig). "Exactly what was applied" is what
+the device can hold (`held_by`): an OpenConfig router has no place for owners.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from intentloop_adapters.errors import DeviceError, PermanentDeviceError
-from intentloop_adapters.protocol import DeviceAdapter, TelemetryUpdate
+from intentloop_adapters.protocol import DeviceAdapter, TelemetryUpdate, held_by
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vlan, Vrf
 from tests.adapters.handles import LabDeviceHandle
 
@@ -53,6 +55,7 @@ CHANGED = DeviceConfigTree(
 SUBSCRIPTION_PATHS = {
     "netconf": ["/intentloop-device:device"],
     "gnmi": ["/interfaces/interface/state/oper-status"],
+    "openconfig": ["/interfaces/interface/state/oper-status"],
 }
 # netconfd runs its confirmed-commit timer only after ~1 s without requests: poll slower.
 EXPIRY_POLL_S = 1.5
@@ -94,7 +97,7 @@ async def wait_until(
 
 async def test_get_config_returns_exactly_what_was_applied(adapter: DeviceAdapter) -> None:
     await apply(adapter, CHANGED)
-    assert await adapter.get_config() == CHANGED.canonical()
+    assert await adapter.get_config() == held_by(adapter, CHANGED)
 
 
 async def test_applying_the_same_tree_twice_changes_nothing_the_second_time(
@@ -102,7 +105,7 @@ async def test_applying_the_same_tree_twice_changes_nothing_the_second_time(
 ) -> None:
     assert await apply(adapter, BASE) != ""
     assert await apply(adapter, BASE) == ""
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
 
 
 async def test_native_diff_shows_a_change_and_is_empty_when_equal(
@@ -112,7 +115,7 @@ async def test_native_diff_shows_a_change_and_is_empty_when_equal(
     diff = await adapter.native_diff(CHANGED)
     assert "svc-b" in diff  # the new VLAN's name appears in the device's own language
     assert await adapter.native_diff(BASE) == ""
-    assert await adapter.get_config() == BASE.canonical()  # a diff changes nothing
+    assert await adapter.get_config() == held_by(adapter, BASE)  # a diff changes nothing
 
 
 async def test_rollback_after_stage_leaves_running_untouched_and_the_device_usable(
@@ -121,9 +124,9 @@ async def test_rollback_after_stage_leaves_running_untouched_and_the_device_usab
     await apply(adapter, BASE)
     await adapter.stage(CHANGED)
     await adapter.rollback()
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
     await apply(adapter, CHANGED)  # nothing left locked or half-staged
-    assert await adapter.get_config() == CHANGED.canonical()
+    assert await adapter.get_config() == held_by(adapter, CHANGED)
 
 
 async def test_rollback_after_commit_restores_the_previous_config(
@@ -132,9 +135,9 @@ async def test_rollback_after_commit_restores_the_previous_config(
     await apply(adapter, BASE)
     await adapter.stage(CHANGED)
     await adapter.commit(confirm_timeout_s=60)
-    assert await adapter.get_config() == CHANGED.canonical()
+    assert await adapter.get_config() == held_by(adapter, CHANGED)
     await adapter.rollback()
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
 
 
 async def test_rollback_after_confirm_restores_the_previous_config(
@@ -144,9 +147,9 @@ async def test_rollback_after_confirm_restores_the_previous_config(
     await apply(adapter, BASE)
     await apply(adapter, CHANGED)
     await adapter.rollback()
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
     await adapter.rollback()  # idempotent
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
 
 
 async def test_an_unconfirmed_commit_expires_and_the_device_restores_the_previous_config(
@@ -155,20 +158,23 @@ async def test_an_unconfirmed_commit_expires_and_the_device_restores_the_previou
     await apply(adapter, BASE)
     await adapter.stage(CHANGED)
     await adapter.commit(confirm_timeout_s=2)
-    assert await adapter.get_config() == CHANGED.canonical()
+    assert await adapter.get_config() == held_by(adapter, CHANGED)
 
     async def restored() -> bool:
-        return await adapter.get_config() == BASE.canonical()
+        return await adapter.get_config() == held_by(adapter, BASE)
 
     assert await wait_until(restored, timeout_s=15, interval_s=EXPIRY_POLL_S)
 
 
-async def test_a_value_the_device_refuses_raises_permanent_error_with_its_message(
-    adapter: DeviceAdapter, lab_device: LabDeviceHandle
-) -> None:
-    await apply(adapter, BASE)
-    # mtu 10 is below the YANG range 68..9216; model_construct skips our own validation so
-    # that the device, not the model, has to refuse it.
+def refused_tree(adapter_kind: str) -> tuple[DeviceConfigTree, str]:
+    """A tree with one value the device's schema refuses, and the node its message names.
+
+    model_construct skips our own validation so that the device, not the model, refuses
+    it: mtu 10 is below intentloop-device's range 68..9216; OpenConfig's mtu has no range,
+    but its vlan-id is 1..4094."""
+    if adapter_kind == "openconfig":
+        vlan = Vlan.model_construct(vlan_id=5000, name="svc-x", owners=frozenset({"t1/svc-x"}))
+        return BASE.model_construct(**{**dict(BASE), "vlans": (*BASE.vlans, vlan)}), "vlan-id"
     bad = Interface.model_construct(
         name="eth1", enabled=True, description="to core", mtu=10, owners=frozenset({"ops/core"})
     )
@@ -179,13 +185,21 @@ async def test_a_value_the_device_refuses_raises_permanent_error_with_its_messag
         vrfs=(),
         subinterfaces=(),
     )
+    return tree, "mtu"
+
+
+async def test_a_value_the_device_refuses_raises_permanent_error_with_its_message(
+    adapter: DeviceAdapter, lab_device: LabDeviceHandle, adapter_kind: str
+) -> None:
+    await apply(adapter, BASE)
+    tree, node = refused_tree(adapter_kind)
     with pytest.raises(PermanentDeviceError) as refused:
         await adapter.stage(tree)
         await adapter.commit(confirm_timeout_s=60)
     await adapter.rollback()
     assert refused.value.device == lab_device.name
-    assert "mtu" in refused.value.device_message.lower()
-    assert await adapter.get_config() == BASE.canonical()
+    assert node in refused.value.device_message.lower()
+    assert await adapter.get_config() == held_by(adapter, BASE)
 
 
 async def test_a_refused_commit_raises_and_rollback_restores(
@@ -198,7 +212,7 @@ async def test_a_refused_commit_raises_and_rollback_restores(
         await adapter.commit(confirm_timeout_s=60)
     assert refused.value.device_message
     await adapter.rollback()
-    assert await adapter.get_config() == BASE.canonical()
+    assert await adapter.get_config() == held_by(adapter, BASE)
 
 
 async def test_a_subscription_sees_a_change_within_one_second(
@@ -233,13 +247,13 @@ async def test_read_back_after_a_commit_takes_the_shortcut_and_still_sees_tamper
     reads = adapter._reads  # type: ignore[attr-defined]
     parses = reads.parses
     await apply(adapter, CHANGED)
-    assert await adapter.get_config() == CHANGED.canonical()  # the staged tree: a match
-    assert await adapter.get_config() == CHANGED.canonical()  # same reply: a hit
+    assert await adapter.get_config() == held_by(adapter, CHANGED)  # the staged tree: a match
+    assert await adapter.get_config() == held_by(adapter, CHANGED)  # same reply: a hit
     assert reads.matches >= 1 and reads.hits >= 1
     assert reads.parses - parses <= 1  # only the stage's read of BASE may have been parsed
     lab_device.tamper()
     running = await adapter.get_config()
-    assert running != CHANGED.canonical()
+    assert running != held_by(adapter, CHANGED)
     fresh = lab_device.make_adapter()  # no cache at all: the same answer
     await fresh.connect()
     try:

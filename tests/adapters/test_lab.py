@@ -39,7 +39,7 @@ TOPOLOGY = """
 name: tri
 routers:
   - {name: r1, platform: netconf, site: a}
-  - {name: r2, platform: gnmi, site: b}
+  - {name: r2, platform: gnmi, site: b, model: intentloop}
   - {name: r3, platform: netconf, site: c, ports: [eth1]}
 links:
   - {a: r1, b: r2, capacityMbps: 1000, latencyMs: 2}

@@ -321,7 +321,15 @@ def lab_adapter(lab: Lab, router: str) -> Any:
         password=info.gnmi.password_file.read_text().strip(),
         ca_pem=info.gnmi.ca_file.read_text(),
         server_name=info.gnmi.server_name,
+        model=info.model,
     )
+
+
+def holds(lab: Lab, router: str, tree: Any) -> Any:
+    """What `router` holds of `tree` once applied: an OpenConfig router keeps no owners."""
+    if lab.state.router(router).model == "openconfig":
+        return tree.without_owners()
+    return tree.canonical()
 
 
 def running_config(lab: Lab, router: str) -> Any:

@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     Cluster,
     Lab,
     Operator,
+    holds,
     lab_ports,
     running_config,
     wait_for,
@@ -264,7 +265,7 @@ def test_tampering_is_repaired_or_reported_by_policy(
             what="r6 deviation reported",
         )
         assert dc["status"]["deviations"], dc["status"]
-        assert running_config(lab, "r6") != desired("r6")[0]
+        assert running_config(lab, "r6") != holds(lab, "r6", desired("r6")[0])
         alarm = wait_for(
             lambda: _alarm(cluster, INFRA, "device-r6-configurationdrift"),
             timeout=20,
@@ -279,7 +280,7 @@ def test_tampering_is_repaired_or_reported_by_policy(
             "patch", "device", "r6", "--type=merge", "-p", '{"spec":{"driftPolicy":"repair"}}'
         )
     wait_for(
-        lambda: running_config(lab, "r6") == desired("r6")[0],
+        lambda: running_config(lab, "r6") == holds(lab, "r6", desired("r6")[0]),
         timeout=30,
         what="r6 repaired after policy change",
     )

@@ -194,8 +194,11 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
     record = wait_for(recorded, timeout=10, what="the transaction's audit record")
     diffs = [d["diff"] for d in record["status"]["devices"] if d["diff"]]
     assert diffs, record["status"]
-    for diff in diffs:  # only the policer's rate moved: no sub-interface, VLAN or port re-sent
-        assert "rate-mbps" in diff and "subinterface" not in diff and "vlan-id" not in diff, diff
+    # only the policer's rate moved: no sub-interface, VLAN or port re-sent, on either
+    # kind of router (intentloop-device's rate-mbps; OpenConfig's one-rate-two-color cir)
+    for diff in diffs:
+        rate = "rate-mbps" in diff or "one-rate-two-color/config/cir" in diff
+        assert rate and "subinterface" not in diff and "vlan-id" not in diff, diff
 
     cluster.kubectl("delete", "networkservice", "upd", "-n", namespace, "--timeout=30s")
     for r in lab.state.routers:

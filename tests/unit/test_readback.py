@@ -8,7 +8,7 @@ import json
 from lxml import etree
 
 from intentloop_adapters import netconf_steps
-from intentloop_adapters.gnmi import _json_form
+from intentloop_adapters.gnmi_profiles import INTENTLOOP
 from intentloop_adapters.readback import ReadCache, xml_form
 from intentloop_intents.device import DeviceConfigTree, Interface, SubInterface, Vlan
 from intentloop_intents.device import xml as device_xml
@@ -27,7 +27,7 @@ def _read_json(reads: ReadCache, raw: bytes) -> DeviceConfigTree:
 
 
 def test_a_reply_in_the_expected_form_is_not_parsed_and_gives_the_same_answer() -> None:
-    reads = ReadCache(_json_form)
+    reads = ReadCache(INTENTLOOP.form)
     reads.expect(TREE)
     raw = json.dumps(tree_to_json(TREE), separators=(",", ":")).encode()
     assert _read_json(reads, raw) == tree_from_json(json.loads(raw)) == TREE.canonical()
@@ -37,7 +37,7 @@ def test_a_reply_in_the_expected_form_is_not_parsed_and_gives_the_same_answer() 
 
 
 def test_a_reply_in_another_order_or_content_is_parsed_in_full() -> None:
-    reads = ReadCache(_json_form)
+    reads = ReadCache(INTENTLOOP.form)
     reads.expect(TREE)
     reordered = {k: list(reversed(v)) for k, v in tree_to_json(TREE).items()}
     assert _read_json(reads, json.dumps(reordered).encode()) == TREE.canonical()

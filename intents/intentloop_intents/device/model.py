@@ -117,6 +117,18 @@ class DeviceConfigTree(BaseModel):
             subinterfaces=tuple(sorted(self.subinterfaces, key=lambda s: (s.parent, s.vlan_id))),
         )
 
+    def without_owners(self) -> DeviceConfigTree:
+        """The canonical tree with every item's owners cleared: what a device that has no
+        place for intentloop's bookkeeping (an OpenConfig router) holds of it."""
+        canonical = self.canonical()
+        return DeviceConfigTree(
+            **{
+                field: tuple(item.model_copy(update={"owners": frozenset()}) for item in items)
+                for field in type(self).model_fields
+                if (items := getattr(canonical, field)) is not None
+            }
+        )
+
     def is_empty(self) -> bool:
         return not (
             self.interfaces or self.vlans or self.policers or self.vrfs or self.subinterfaces

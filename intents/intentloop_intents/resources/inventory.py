@@ -48,6 +48,11 @@ class DriftPolicy(StrEnum):
     REPORT = "report"
 
 
+class DeviceModel(StrEnum):
+    INTENTLOOP = "intentloop"
+    OPENCONFIG = "openconfig"
+
+
 class DeviceRole(StrEnum):
     CORE = "core"
     EDGE = "edge"
@@ -98,6 +103,11 @@ class DeviceSpec(CamelModel):
                 "a device needs at least one management endpoint: netconf or gnmi",
             ),
             cel(
+                "!has(self.model) || self.model != 'openconfig' || has(self.gnmi)",
+                "model openconfig is configured over gNMI: the device needs a gnmi endpoint",
+                field_path=".model",
+            ),
+            cel(
                 "!self.address.contains(':') || isIP(self.address)",
                 "address is not a valid IPv6 address",
                 field_path=".address",
@@ -114,6 +124,11 @@ class DeviceSpec(CamelModel):
     """Management address: IPv4, IPv6 or host name."""
     platform: ShortText = ""
     """Free-text platform (vendor, OS) for people and adapters."""
+    model: DeviceModel = DeviceModel.INTENTLOOP
+    """The configuration model (platform profile) the device speaks: `intentloop` (the
+    project's own `intentloop-device` YANG module, over NETCONF or gNMI) or `openconfig`
+    (the published OpenConfig modules as gNMI JSON_IETF; needs `gnmi`, and configuration
+    then goes over gNMI even when the device also has `netconf`)."""
     role: DeviceRole = DeviceRole.EDGE
     """Role in the network: core, edge or access."""
     site: ShortText = ""

@@ -58,6 +58,7 @@ def state(tmp_path: Path) -> labstate.LabState:
             labstate.RouterInfo(
                 name="r2",
                 platform="gnmi",
+                model="openconfig",
                 site="lab-b",
                 role="edge",
                 software_version="x",
@@ -150,3 +151,23 @@ def test_the_namespace_can_be_chosen(state: labstate.LabState) -> None:
     assert {d["metadata"]["namespace"] for d in docs if d["kind"] == "Secret"} == {"netops"}
     device = next(d for d in docs if d["kind"] == "Device")
     assert device["spec"]["gnmi"]["credentialsSecretRef"]["namespace"] == "netops"
+
+
+def test_the_rendered_inventory_names_each_routers_configuration_model(
+    state: labstate.LabState,
+) -> None:
+    devices = {d["metadata"]["name"]: d["spec"] for d in parsed(state) if d["kind"] == "Device"}
+    assert devices["r1"]["model"] == "intentloop"
+    assert devices["r2"]["model"] == "openconfig"
+    assert DeviceSpec.model_validate(devices["r2"]).model == "openconfig"
+
+
+def test_the_default_lab_mixes_netconf_intentloop_routers_and_openconfig_gnmi_routers() -> None:
+    from intentloop_lab.topology import default_topology, parse_topology
+
+    models = {r.name: (r.platform, r.config_model) for r in default_topology().routers}
+    assert set(models.values()) == {("netconf", "intentloop"), ("gnmi", "openconfig")}
+    kept = parse_topology("routers:\n  - {name: g1, platform: gnmi, model: intentloop}\n")
+    assert kept.routers[0].config_model == "intentloop"
+    with pytest.raises(ValueError, match=r"routers\[n1\]\.model"):
+        parse_topology("routers:\n  - {name: n1, platform: netconf, model: openconfig}\n")
