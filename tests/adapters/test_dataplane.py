@@ -29,7 +29,7 @@ LINE = """
 name: line
 routers:
   - {name: a, platform: netconf, ports: [eth1, eth2]}
-  - {name: b, platform: gnmi, ports: [eth1]}
+  - {name: b, platform: gnmi, ports: [eth1], model: intentloop}
   - {name: c, platform: netconf, ports: [eth1]}
 links:
   - {a: a, b: b, capacityMbps: 1000, latencyMs: 2}

@@ -98,6 +98,13 @@ def gnmi_path(text: str) -> Any:
     return gnmi_pb2.Path(elem=elems)
 
 
+def typed_value(value: Any) -> Any:
+    """A TypedValue as Python: JSON_IETF decoded (the encoding asked for), scalars as they are."""
+    which = value.WhichOneof("value")
+    raw = getattr(value, which)
+    return json.loads(raw) if which in ("json_ietf_val", "json_val") else raw
+
+
 class Gnmi:
     """A gNMI client of one lab router: TLS against the lab CA, the router's credentials."""
 
@@ -115,10 +122,7 @@ class Gnmi:
             metadata=self.metadata,
             timeout=5,
         )
-        value = reply.notification[0].update[0].val
-        which = value.WhichOneof("value")
-        raw = getattr(value, which)
-        return json.loads(raw) if which == "json_ietf_val" else raw
+        return typed_value(reply.notification[0].update[0].val)
 
     def set(
         self, *, update: dict[str, Any] | None = None, replace: dict[str, Any] | None = None
@@ -153,7 +157,7 @@ class Gnmi:
                     if response.sync_response:
                         synced.set()
                     for update in response.update.update:
-                        updates.put((time.monotonic(), update.val.string_val))
+                        updates.put((time.monotonic(), typed_value(update.val)))
             except grpc.RpcError:
                 pass
 
