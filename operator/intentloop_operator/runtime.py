@@ -21,6 +21,7 @@ from intentloop_intents.device import DeviceConfigTree
 from intentloop_intents.resources.inventory import DeviceSpec, LinkSpec
 from intentloop_operator import logs
 from intentloop_operator.allocations import AllocationCache
+from intentloop_operator.resumption import Resumption
 from intentloop_operator.waitlist import WaitList
 
 log = logs.get("intentloop.runtime")
@@ -75,6 +76,7 @@ class Runtime:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     waiting: WaitList = field(default_factory=WaitList)  # services waiting on the world
+    resumption: Resumption = field(default_factory=Resumption)  # start-up, see `resumption`
 
     def lock(self, device: str) -> asyncio.Lock:
         return self._locks.setdefault(device, asyncio.Lock())
@@ -209,8 +211,19 @@ class Runtime:
             self.desired_generation[device] = int(dc["metadata"].get("generation") or 0)
         for sl in slices:
             self.restore_slice(sl)
+        services = list(services)
         for svc in services:
             self.restore_service(svc)
+        self.resumption.load(
+            (service_owner(s["metadata"]["namespace"], s["metadata"]["name"]) for s in services),
+            self.desired,
+        )
+
+    def link_ends_by_name(self) -> dict[str, tuple[str, str]]:
+        """Each Link's two devices, by Link name."""
+        return {
+            link.name: (link.spec.a.device, link.spec.b.device) for link in self.topology.links()
+        }
 
     def restore_slice(self, obj: dict[str, Any]) -> None:
         meta, status = obj["metadata"], obj.get("status", {})
