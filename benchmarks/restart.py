@@ -121,6 +121,28 @@ def _count(s: harness.Stack, plural: str, namespace: str | None = None) -> dict[
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in items}
 
 
+def _writes(s: harness.Stack) -> dict[str, float]:
+    """Write requests the API server has served so far, by resource (its own counters)."""
+    found: dict[str, float] = {}
+    for line in s.kubectl("get", "--raw", "/metrics").splitlines():
+        if not line.startswith("apiserver_request_total{") or 'group="intentloop.io"' not in line:
+            continue
+        labels = dict(
+            part.split("=", 1) for part in line[line.index("{") + 1 : line.index("}")].split(",")
+        )
+        if labels.get("verb", "").strip('"') in (
+            "POST",
+            "PATCH",
+            "PUT",
+            "DELETE",
+            "CREATE",
+            "UPDATE",
+        ):
+            resource = labels["resource"].strip('"')
+            found[resource] = found.get(resource, 0.0) + float(line.rsplit(" ", 1)[1])
+    return found
+
+
 def _create_ready(s: harness.Stack, name: str) -> float:
     assert s.lab is not None
     r0, r1 = s.lab.routers[0], s.lab.routers[-1]
@@ -136,6 +158,7 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{s.metrics_port}"
     records = set(_count(s, "transactions"))
     alarms = {k: (a.get("status") or {}).get("count", 0) for k, a in _count(s, "alarms").items()}
+    writes = _writes(s)
     s.operator.terminate()
     s.operator.wait(60)
     started = time.monotonic()
@@ -149,6 +172,8 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
     )
     time.sleep(10)  # start-up settles: probes and assurance passes have run
     usage = s.operator_usage()
+    after = _writes(s)
+    written = {k: int(v - writes.get(k, 0.0)) for k, v in after.items() if v > writes.get(k, 0.0)}
     fresh = [t for k, t in _count(s, "transactions").items() if k not in records]
     by_restart = [
         t for t in fresh if (t["spec"].get("intentRef") or {}).get("name") != f"new-{run}"
@@ -165,6 +190,7 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
         "startup_peak_rss_mib": round(usage["peak_rss_mib"], 1),
         "transactions_by_restart": len(by_restart),
         "alarms_raised_by_restart": len(raised),
+        "api_writes_by_resource": written,
     }
 
 
@@ -182,6 +208,8 @@ def main() -> None:
         idle = _idle(s, args.idle)
         steady_rss = s.operator_usage()["peak_rss_mib"]
         runs = [_restart(s, run) for run in range(args.runs)]
+        for run in runs:
+            print(run, flush=True)
     print(_report(args, provision_s, floor, idle, steady_rss, runs))
     harness.write(
         "restart",
