@@ -134,3 +134,14 @@ def test_a_restart_sends_nothing_raises_nothing_and_takes_new_work_at_once(
     devices = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "devices")["items"]
     unreachable = [d["metadata"]["name"] for d in devices if not d["status"].get("reachable")]
     assert unreachable == []
+    # and nothing stale: no alarm is active for a device that answers or a service that runs
+    stale = [
+        f"{a['metadata']['namespace']}/{a['metadata']['name']}"
+        for a in cluster.custom.list_cluster_custom_object(GROUP, VERSION, "alarms")["items"]
+        if (a.get("status") or {}).get("state") == "active"
+        and (
+            a["metadata"]["namespace"] == namespace
+            or (a.get("status") or {}).get("probableCause") == "deviceUnreachable"
+        )
+    ]
+    assert stale == []
