@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from intentloop_intents import correlation
 from intentloop_intents.alarmstatus import expired, merge_state
@@ -97,6 +97,7 @@ class DesiredAlarm:
     root_cause: AlarmRef | None
     correlated: tuple[AlarmRef, ...]
     affected_services: tuple[ServiceRef, ...]
+    threshold: dict[str, Any] | None = None  # TMF642 crossedThresholdInformation, if any
 
     @property
     def ref(self) -> AlarmRef:

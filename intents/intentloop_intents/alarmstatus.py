@@ -121,6 +121,7 @@ def _fields(desired: DesiredAlarm) -> dict[str, Any]:
         "affectedServices": [
             _ref("NetworkService", svc, ns) for ns, svc in desired.affected_services
         ],
+        "crossedThresholdInformation": desired.threshold,
     }
 
 

@@ -139,6 +139,22 @@ class AlarmSpec(CamelModel):
     (manifests/admission-policies.yaml); what a client writes here is replaced."""
 
 
+class CrossedThresholdInformation(CamelModel):
+    """TMF642's threshold crossing details; here the crossing is forecast, not yet seen."""
+
+    indicator_name: ShortText = ""
+    """What is measured: latencyMs (a path's latency) or utilisationMbps (a link's load)."""
+    indicator_unit: ShortText = ""
+    observed_value: ShortText = ""
+    """The forecast value now (rounded to half units)."""
+    threshold_value: ShortText = ""
+    direction: ShortText = "up"
+    trend_per_second: ShortText = ""
+    expected_crossing_time: datetime | None = None
+    """When the threshold is forecast to be crossed (to 10 s)."""
+    threshold_crossing_description: Text = ""
+
+
 class AlarmStatus(StatusModel):
     alarm_type: ShortText = ""
     perceived_severity: Severity = Severity.INDETERMINATE
@@ -157,6 +173,8 @@ class AlarmStatus(StatusModel):
     root_cause_ref: ObjectRef | None = None
     correlated_alarms: list[ObjectRef] = Field(default_factory=list, max_length=1000)
     affected_services: list[ObjectRef] = Field(default_factory=list, max_length=1000)
+    crossed_threshold_information: CrossedThresholdInformation | None = None
+    """Set on alarms raised ahead of a forecast breach: when and why it is expected."""
     count: int = 1
     observed_generation: int | None = None
     conditions: Conditions
