@@ -33,15 +33,15 @@ class Smoothing:
 
     alpha: float = 0.3  # weight of the new sample in the level
     beta: float = 0.1  # weight of the newest slope in the trend
-    min_samples: int = 4  # samples before a forecast is trusted
+    min_samples: int = 6  # samples fitted by least squares before a forecast is trusted
     noise_factor: float = 6.0  # a rise must exceed this many typical one-step errors
     error_weight: float = 0.2  # weight of the newest error in `Holt.error`
 
     def __post_init__(self) -> None:
         if not (0 < self.alpha <= 1 and 0 < self.beta <= 1 and 0 < self.error_weight <= 1):
             raise ValueError("smoothing needs 0 < alpha, beta, error_weight <= 1")
-        if self.min_samples < 2 or self.noise_factor < 0:
-            raise ValueError("smoothing needs min_samples >= 2 and noise_factor >= 0")
+        if self.min_samples < 3 or self.noise_factor < 0:
+            raise ValueError("smoothing needs min_samples >= 3 and noise_factor >= 0")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Holt:
     at: float
     samples: int
     error: float = 0.0
+    warmup: tuple[tuple[float, float], ...] = ()  # the first samples, until fitted
 
     def value_at(self, when: float) -> float:
         """The forecast value at `when` (a straight line from the last sample)."""
@@ -65,26 +66,48 @@ class Holt:
 def update(state: Holt | None, when: float, value: float, smoothing: Smoothing) -> Holt:
     """The state after observing `value` at `when` (a first sample starts the series).
 
-    A sample at or before the last one (a clock that did not move) only updates the level.
+    The first `min_samples` samples are kept and fitted by least squares (level, trend and
+    typical error at once): starting the trend from the first two samples alone would let
+    the noise in those two steer the forecast for a long time at a small `beta`. A sample at
+    or before the last one (a clock that did not move) only updates the level.
     """
     if not math.isfinite(value):
         raise ValueError(f"sample must be finite, got {value}")
-    if state is None:
-        return Holt(level=value, trend=0.0, at=when, samples=1)
+    if state is None or state.samples < smoothing.min_samples:
+        warmup = (*(state.warmup if state else ()), (when, value))
+        return _fitted(warmup) if len(warmup) == smoothing.min_samples else _start(warmup)
     dt = when - state.at
     if dt <= 0:
         level = smoothing.alpha * value + (1 - smoothing.alpha) * state.level
         return replace(state, level=level, samples=state.samples + 1)
-    if state.samples == 1:  # the first slope is all there is to go on
-        return Holt(level=value, trend=(value - state.level) / dt, at=when, samples=2)
     predicted = state.value_at(when)
     level = smoothing.alpha * value + (1 - smoothing.alpha) * predicted
     slope = (level - state.level) / dt
     trend = smoothing.beta * slope + (1 - smoothing.beta) * state.trend
-    miss = abs(value - predicted)
     w = smoothing.error_weight
-    error = miss if state.samples == 2 else w * miss + (1 - w) * state.error
+    error = w * abs(value - predicted) + (1 - w) * state.error
     return Holt(level=level, trend=trend, at=when, samples=state.samples + 1, error=error)
+
+
+def _start(warmup: tuple[tuple[float, float], ...]) -> Holt:
+    when, value = warmup[-1]
+    return Holt(level=value, trend=0.0, at=when, samples=len(warmup), warmup=warmup)
+
+
+def _fitted(warmup: tuple[tuple[float, float], ...]) -> Holt:
+    """A least-squares line through the warm-up samples; its error is the mean absolute
+    residual, doubled (a one-step forecast misses by the noise of two samples)."""
+    n = len(warmup)
+    mean_t = math.fsum(t for t, _ in warmup) / n
+    mean_v = math.fsum(v for _, v in warmup) / n
+    spread = math.fsum((t - mean_t) ** 2 for t, _ in warmup)
+    slope = 0.0
+    if spread > 0:
+        slope = math.fsum((t - mean_t) * (v - mean_v) for t, v in warmup) / spread
+    last = warmup[-1][0]
+    residual = math.fsum(abs(v - (mean_v + slope * (t - mean_t))) for t, v in warmup) / n
+    level = mean_v + slope * (last - mean_t)
+    return Holt(level=level, trend=slope, at=last, samples=n, error=2 * residual)
 
 
 def seconds_until(state: Holt, threshold: float, now: float) -> float | None:

@@ -62,9 +62,9 @@ def test_an_already_crossed_threshold_is_left_to_the_sla_check() -> None:
 
 
 def test_too_few_samples_are_not_trusted() -> None:
-    state = _fed([(t, 2.0 + t) for t in range(3)])  # a steep ramp, but only 3 samples
+    state = _fed([(t, 2.0 + t) for t in range(5)])  # a steep ramp, but only 5 samples
     assert not state.trusted(SMOOTH)
-    assert forecast.crossing_within([state], 10.0, 2.0, 60.0, SMOOTH) is None
+    assert forecast.crossing_within([state], 10.0, 4.0, 60.0, SMOOTH) is None
 
 
 def test_noise_around_a_flat_level_is_not_a_forecast_crossing() -> None:
@@ -106,16 +106,22 @@ def test_a_path_sums_its_links() -> None:
 
 
 def test_a_repeated_instant_only_moves_the_level() -> None:
-    state = _fed([(0.0, 1.0), (1.0, 2.0), (1.0, 4.0)])
-    # alpha = 0.3 of the new sample, the rest from the forecast for that instant (2.0)
+    state = _fed([(float(t), float(t)) for t in range(6)] + [(5.0, 9.0)])
+    # alpha = 0.3 of the new sample, the rest from the level at that instant (5.0)
     assert state.trend == pytest.approx(1.0)
-    assert state.level == pytest.approx(0.3 * 4.0 + 0.7 * 2.0)
-    assert state.samples == 3
+    assert state.level == pytest.approx(0.3 * 9.0 + 0.7 * 5.0)
+    assert state.samples == 7
+
+
+def test_noise_in_the_first_samples_does_not_become_a_trend() -> None:
+    state = _fed([(float(t), 5.0 + (0.3 if t % 2 else -0.3)) for t in range(8)])
+    assert abs(state.trend) < 0.1
+    assert forecast.crossing_within([state], 8.0, 7.0, 30.0, SMOOTH) is None
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"alpha": 0.0}, {"beta": 1.5}, {"min_samples": 1}, {"noise_factor": -1.0}],
+    [{"alpha": 0.0}, {"beta": 1.5}, {"min_samples": 2}, {"noise_factor": -1.0}],
 )
 def test_bad_smoothing_is_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
