@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,11 +91,13 @@ def _sla_text(verdict: Any) -> str:
     return f"path latency about {measured} ms exceeds the bound {bound:g} ms"
 
 
-async def sync(rt: Runtime) -> None:
+async def sync(rt: Runtime, extra: Sequence[alarms.DesiredAlarm] = ()) -> None:
+    """Bring the Alarm objects in line with the faults now, plus `extra` (e.g. forecast)."""
     now = datetime.now(UTC)
     wanted = alarms.desired_alarms(
         faults(rt), service_views(rt), rt.topology, infra_namespace=INFRA_NAMESPACE
     )
+    wanted.extend(extra)
     desired = {(a.namespace, a.key): a for a in wanted}
     for key in sorted(set(desired) | set(rt.alarms)):
         existing = rt.alarms.get(key)

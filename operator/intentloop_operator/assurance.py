@@ -23,12 +23,22 @@ from typing import Any
 
 from intentloop_intents import damping, sla
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import alarming, kube, logs, metrics, outcomes, services
+from intentloop_operator import (
+    alarming,
+    forecasting,
+    kube,
+    logs,
+    metrics,
+    outcomes,
+    routing,
+    services,
+)
 from intentloop_operator.batching import Batcher
 from intentloop_operator.runtime import Runtime
 
 TICK_S = 1.0
 MAX_HISTORY = 10
+STEER_S = 600.0  # how long a service moved ahead of a breach keeps off the links blamed
 
 log = logs.get("intentloop.assurance")
 
@@ -44,6 +54,8 @@ class Assurance:
         self.tried_at: dict[str, tuple[Any, ...]] = {}
         self.tried_reason: dict[str, str] = {}
         self.uids: dict[str, str | None] = {}  # the service object the memory above is about
+        self.forecasting = forecasting.Forecasting.from_environment()
+        self.steered_until: dict[str, float] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -58,9 +70,13 @@ class Assurance:
     async def pass_once(self) -> None:
         self._forget_gone()
         due = self._evaluate()
+        self._foresee(due, time.monotonic())
         # Alarms first: they describe the network as it is now (a service hit by a fault
         # is raised before it is re-pathed, and cleared by the next pass once restored).
-        await alarming.sync(self.rt)
+        predicted = self.forecasting.alarms(
+            datetime.now(UTC), infra_namespace=alarming.INFRA_NAMESPACE
+        )
+        await alarming.sync(self.rt, extra=predicted)
         await asyncio.gather(*(self.remediate(owner, why) for owner, why in sorted(due.items())))
 
     def _evaluate(self) -> dict[str, str]:
@@ -83,6 +99,41 @@ class Assurance:
                 due.setdefault(owner, verdict.reason)
         return due
 
+    def _foresee(self, due: dict[str, str], now: float) -> None:
+        """Services forecast to breach within the horizon are due too, if a way round the
+        links to blame exists (else the warning alarm says why they stay)."""
+        self.forecasting.sample(self.rt, now)
+        for owner, until in list(self.steered_until.items()):
+            if until <= now:
+                del self.steered_until[owner]
+                self.rt.steer.pop(owner, None)
+        for risk in self.forecasting.assess(self.rt, now):
+            owner = f"{risk.service.namespace}/{risk.service.name}"
+            if owner in due:
+                continue
+            blocked = self._no_way_round(owner, frozenset(risk.links))
+            if blocked is not None:
+                self.forecasting.unmovable[owner] = blocked
+                continue
+            self.rt.steer[owner] = frozenset(risk.links)
+            self.steered_until[owner] = now + STEER_S
+            due[owner] = f"forecast: {risk.reason}"
+
+    def _no_way_round(self, owner: str, links: frozenset[str]) -> str | None:
+        """Why the service has no route avoiding `links` (None: it has one)."""
+        obj = self.rt.services.get(owner)
+        if obj is None:
+            return "service gone"
+        namespace, name = owner.split("/", 1)
+        try:
+            spec = NetworkServiceSpec.model_validate(obj["spec"])
+            routing.avoiding(self.rt, namespace, name, spec, links)
+        except routing.NotRoutable as e:
+            return str(e)[:300]
+        except ValueError as e:
+            return f"invalid spec: {str(e)[:200]}"
+        return None
+
     def _forget_gone(self) -> None:
         """Damping and retry memory belong to one service object: a deleted service, or a new
         one under the same name, starts afresh (its budget is not its predecessor's)."""
@@ -93,6 +144,8 @@ class Assurance:
                 self.damper.forget(owner)
                 self.tried_at.pop(owner, None)
                 self.tried_reason.pop(owner, None)
+                self.steered_until.pop(owner, None)
+                self.rt.steer.pop(owner, None)
         for owner, uid in current.items():
             self.uids.setdefault(owner, uid)
 

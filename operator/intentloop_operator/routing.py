@@ -75,6 +75,21 @@ def _check_customer_ports(rt: Runtime, spec: NetworkServiceSpec) -> None:
 
 
 def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> Routing:
+    """The service's routes; they keep off the links `rt.steer` names for it when they can
+    (a link forecast to breach is still better than no route at all)."""
+    steered = rt.steer.get(service_owner(namespace, name), frozenset())
+    if steered:
+        try:
+            return avoiding(rt, namespace, name, spec, steered)
+        except NotRoutable:
+            pass
+    return avoiding(rt, namespace, name, spec, frozenset())
+
+
+def avoiding(
+    rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, links: frozenset[str]
+) -> Routing:
+    """The service's routes using none of `links` (raises NotRoutable when there is none)."""
     owner = service_owner(namespace, name)
     _check_customer_ports(rt, spec)
     reuse, avoid = _slice_request(rt, namespace, spec, owner)
@@ -84,7 +99,7 @@ def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> R
         bandwidth_mbps=float(spec.bandwidth_mbps),
         max_latency_ms=spec.sla.max_latency_ms,
         reuse_owners=reuse,
-        exclude_links=avoid,
+        exclude_links=avoid | links,
     )
     try:
         if spec.type == "l3vpn":

@@ -77,6 +77,9 @@ class Runtime:
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     waiting: WaitList = field(default_factory=WaitList)  # services waiting on the world
     resumption: Resumption = field(default_factory=Resumption)  # start-up, see `resumption`
+    # owner -> links its routes should keep away from (forecast breach), while a way round
+    # exists; see `routing.route` and `forecasting`
+    steer: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def lock(self, device: str) -> asyncio.Lock:
         return self._locks.setdefault(device, asyncio.Lock())
