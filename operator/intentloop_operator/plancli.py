@@ -1,4 +1,5 @@
 """`intentloop plan -f service.yaml`: show per-device native diffs, touch no device.
+`intentloop plan --down link/NAME`: the blast radius of a failure (see `whatif`).
 
 Creates a dry-run Transaction carrying the file's NetworkService spec, waits for the
 operator to plan it, prints what each device would receive, and deletes the Transaction.
@@ -16,11 +17,22 @@ import kubernetes
 import yaml
 
 from intentloop_intents.resources import API_VERSION, GROUP, VERSION
+from intentloop_operator import whatif
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="dry run: per-device diffs of a NetworkService, no change")
-    p.add_argument("-f", "--filename", required=True)
+    p = sub.add_parser(
+        "plan", help="dry run: per-device diffs of a NetworkService, or a failure's blast radius"
+    )
+    p.add_argument("-f", "--filename", help="NetworkService(s) to plan")
+    p.add_argument(
+        "--down",
+        action="append",
+        default=[],
+        metavar="link/NAME|device/NAME",
+        help="what if this went down: services, tenants and SLAs affected (repeatable)",
+    )
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--kubeconfig", default=None)
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=run)
@@ -39,6 +51,11 @@ def _wait(api: Any, namespace: str, name: str, timeout: float) -> dict[str, Any]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.down:
+        return whatif.run(args)
+    if not args.filename:
+        print("plan: give -f FILE (a NetworkService) or --down link/NAME", file=sys.stderr)
+        return 2
     with open(args.filename) as f:
         docs = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "NetworkService"]
     if not docs:
