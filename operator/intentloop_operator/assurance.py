@@ -70,7 +70,10 @@ class Assurance:
     async def pass_once(self) -> None:
         self._forget_gone()
         due = self._evaluate()
-        self._foresee(due, time.monotonic())
+        try:
+            self._foresee(due, time.monotonic())
+        except Exception:  # a forecast must never keep the alarms or re-paths from running
+            log.exception("assurance.forecast.failed")
         # Alarms first: they describe the network as it is now (a service hit by a fault
         # is raised before it is re-pathed, and cleared by the next pass once restored).
         predicted = self.forecasting.alarms(
