@@ -98,6 +98,7 @@ class DesiredAlarm:
     correlated: tuple[AlarmRef, ...]
     affected_services: tuple[ServiceRef, ...]
     threshold: dict[str, Any] | None = None  # TMF642 crossedThresholdInformation, if any
+    maintenance: str | None = None  # the Maintenance that makes this alarm expected
 
     @property
     def ref(self) -> AlarmRef:

@@ -122,6 +122,10 @@ def _fields(desired: DesiredAlarm) -> dict[str, Any]:
             _ref("NetworkService", svc, ns) for ns, svc in desired.affected_services
         ],
         "crossedThresholdInformation": desired.threshold,
+        "expected": True if desired.maintenance is not None else None,  # absent: not expected
+        "maintenanceRef": None
+        if desired.maintenance is None
+        else _ref("Maintenance", desired.maintenance, None),
     }
 
 

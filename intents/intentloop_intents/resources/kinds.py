@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from intentloop_intents.resources import inventory, operations, services
+from intentloop_intents.resources import inventory, maintenance, operations, services
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,23 @@ KINDS: tuple[Kind, ...] = (
             Column("Root", ".status.isRootCause", "boolean"),
             Column("Ack", ".spec.acknowledged", "boolean"),
             Column("Count", ".status.count", "integer"),
+            AGE,
+        ),
+    ),
+    Kind(
+        "Maintenance",
+        "maintenances",
+        ("mw",),
+        False,
+        maintenance.MaintenanceSpec,
+        maintenance.MaintenanceStatus,
+        "A planned maintenance window on a link or device: services drained before it opens.",
+        (
+            Column("Kind", ".spec.target.kind"),
+            Column("Target", ".spec.target.name"),
+            Column("Start", ".spec.start", "date"),
+            Column("End", ".spec.end", "date"),
+            Column("Phase", ".status.phase"),
             AGE,
         ),
     ),

@@ -173,6 +173,10 @@ class AlarmStatus(StatusModel):
     root_cause_ref: ObjectRef | None = None
     correlated_alarms: list[ObjectRef] = Field(default_factory=list, max_length=1000)
     affected_services: list[ObjectRef] = Field(default_factory=list, max_length=1000)
+    expected: bool | None = None
+    """Raised by a planned maintenance on its target (see `maintenanceRef`): expected, so
+    it opens no ticket."""
+    maintenance_ref: ObjectRef | None = None
     crossed_threshold_information: CrossedThresholdInformation | None = None
     """Set on alarms raised ahead of a forecast breach: when and why it is expected."""
     count: int = 1
