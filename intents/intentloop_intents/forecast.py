@@ -36,12 +36,19 @@ class Smoothing:
     min_samples: int = 6  # samples fitted by least squares before a forecast is trusted
     noise_factor: float = 6.0  # a rise must exceed this many typical one-step errors
     error_weight: float = 0.2  # weight of the newest error in `Holt.error`
+    # A sample this fraction below the forecast (and beyond the noise) is a level shift
+    # down -- a fault repaired, a load gone: the series starts afresh instead of carrying
+    # the steep fall (and the large errors) into the forecast of the next rise, which would
+    # then be seen late. A shift *up* is kept: it is what the forecast is for.
+    restart_drop: float = 0.25
 
     def __post_init__(self) -> None:
         if not (0 < self.alpha <= 1 and 0 < self.beta <= 1 and 0 < self.error_weight <= 1):
             raise ValueError("smoothing needs 0 < alpha, beta, error_weight <= 1")
-        if self.min_samples < 3 or self.noise_factor < 0:
-            raise ValueError("smoothing needs min_samples >= 3 and noise_factor >= 0")
+        if self.min_samples < 3 or self.noise_factor < 0 or self.restart_drop <= 0:
+            raise ValueError(
+                "smoothing needs min_samples >= 3, noise_factor >= 0, restart_drop > 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ def update(state: Holt | None, when: float, value: float, smoothing: Smoothing) 
         level = smoothing.alpha * value + (1 - smoothing.alpha) * state.level
         return replace(state, level=level, samples=state.samples + 1)
     predicted = state.value_at(when)
+    drop = predicted - value
+    if drop > max(smoothing.noise_factor * state.error, smoothing.restart_drop * abs(predicted)):
+        return _start(((when, value),))  # a level shift down: start afresh (see Smoothing)
     level = smoothing.alpha * value + (1 - smoothing.alpha) * predicted
     slope = (level - state.level) / dt
     trend = smoothing.beta * slope + (1 - smoothing.beta) * state.trend

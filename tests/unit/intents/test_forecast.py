@@ -119,6 +119,27 @@ def test_noise_in_the_first_samples_does_not_become_a_trend() -> None:
     assert forecast.crossing_within([state], 8.0, 7.0, 30.0, SMOOTH) is None
 
 
+def test_after_a_fall_a_new_rise_is_seen_as_soon_as_on_a_fresh_series() -> None:
+    # +10 ms for a while, back to 1 ms (a fault repaired), flat 12 s, then 0.5 ms/s again
+    history = [(float(t), 1.0) for t in range(30)]
+    history += [(30.0 + t, 1.0 + 0.5 * t) for t in range(21)]  # up to 11 ms at t = 50
+    history += [(51.0 + t, 1.0) for t in range(12)]  # the fall, then flat to t = 62
+    ramp = [(63.0 + t, 1.0 + 0.5 * (t + 1)) for t in range(12)]
+
+    def first_alarm(samples: list[tuple[float, float]]) -> float | None:
+        state = None
+        for when, value in samples:
+            state = forecast.update(state, when, value, SMOOTH)
+            if when >= 63 and forecast.crossing_within([state], 8.0, when, 30.0, SMOOTH):
+                return when
+        return None
+
+    fresh = first_alarm([(51.0 + t, 1.0) for t in range(12)] + ramp)
+    after_fall = first_alarm(history + ramp)
+    assert fresh is not None and after_fall == fresh
+    assert after_fall < 63 + 13  # 8 ms is reached 14 s into the ramp
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"alpha": 0.0}, {"beta": 1.5}, {"min_samples": 2}, {"noise_factor": -1.0}],
