@@ -18,9 +18,9 @@ from typing import Any
 
 import kopf
 
-from intentloop_intents import alarms
+from intentloop_intents import alarms, windows
 from intentloop_intents.resources import API_VERSION, GROUP, VERSION
-from intentloop_operator import kube, logs, metrics
+from intentloop_operator import draining, kube, logs, metrics
 from intentloop_operator.runtime import Runtime
 
 INFRA_NAMESPACE = "intentloop-system"
@@ -98,6 +98,7 @@ async def sync(rt: Runtime, extra: Sequence[alarms.DesiredAlarm] = ()) -> None:
         faults(rt), service_views(rt), rt.topology, infra_namespace=INFRA_NAMESPACE
     )
     wanted.extend(extra)
+    wanted = windows.mark_expected(wanted, draining.windows_of(rt), rt.topology, now)
     desired = {(a.namespace, a.key): a for a in wanted}
     for key in sorted(set(desired) | set(rt.alarms)):
         existing = rt.alarms.get(key)
@@ -136,6 +137,9 @@ async def _write(
     except Exception:
         log.warning("alarm.write.failed", namespace=namespace, name=name)
         return
+    raised = (existing or {}).get("state") != "active" and status.get("state") == "active"
+    if raised and status.get("isRootCause") and not status.get("expected"):
+        metrics.ALARM_TICKETS.inc()
     rt.alarms[key] = status
     event = "alarm.cleared" if status.get("state") == "cleared" else "alarm.raised"
     log.info(

@@ -25,6 +25,7 @@ from intentloop_intents import damping, sla
 from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_operator import (
     alarming,
+    draining,
     forecasting,
     kube,
     logs,
@@ -56,6 +57,7 @@ class Assurance:
         self.uids: dict[str, str | None] = {}  # the service object the memory above is about
         self.forecasting = forecasting.Forecasting.from_environment()
         self.steered_until: dict[str, float] = {}
+        self.draining = draining.Draining(rt)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -70,6 +72,7 @@ class Assurance:
     async def pass_once(self) -> None:
         self._forget_gone()
         due = self._evaluate()
+        self.draining.tick(due, datetime.now(UTC))
         try:
             self._foresee(due, time.monotonic())
         except Exception:  # a forecast must never keep the alarms or re-paths from running
@@ -80,6 +83,7 @@ class Assurance:
             datetime.now(UTC), infra_namespace=alarming.INFRA_NAMESPACE
         )
         await alarming.sync(self.rt, extra=predicted)
+        await self.draining.write_status(datetime.now(UTC))
         await asyncio.gather(*(self.remediate(owner, why) for owner, why in sorted(due.items())))
 
     def _evaluate(self) -> dict[str, str]:
@@ -125,17 +129,7 @@ class Assurance:
     def _no_way_round(self, owner: str, links: frozenset[str]) -> str | None:
         """Why the service has no route avoiding `links` (None: it has one)."""
         obj = self.rt.services.get(owner)
-        if obj is None:
-            return "service gone"
-        namespace, name = owner.split("/", 1)
-        try:
-            spec = NetworkServiceSpec.model_validate(obj["spec"])
-            routing.avoiding(self.rt, namespace, name, spec, links)
-        except routing.NotRoutable as e:
-            return str(e)[:300]
-        except ValueError as e:
-            return f"invalid spec: {str(e)[:200]}"
-        return None
+        return "service gone" if obj is None else routing.blocked(self.rt, owner, obj, links)
 
     def _forget_gone(self) -> None:
         """Damping and retry memory belong to one service object: a deleted service, or a new

@@ -68,6 +68,11 @@ COLLECTOR_RESTARTS = Counter(
 ALARMS_ACTIVE = Gauge("intentloop_alarms_active", "Active alarms", ["severity"])
 SLA_VIOLATIONS = Counter("intentloop_sla_violations_total", "SLA violations detected")
 REMEDIATIONS = Counter("intentloop_remediations_total", "Re-paths by outcome", ["outcome"])
+ALARM_TICKETS = Counter(
+    "intentloop_alarm_tickets_total",
+    "Root-cause alarms raised (or raised again) that no maintenance window expects: "
+    "what a NOC would open a ticket for",
+)
 DRIFT_REPAIRS = Counter("intentloop_drift_repairs_total", "Drift repaired on devices")
 
 

@@ -8,6 +8,7 @@ any slice reserves its bandwidth on its route (and, when protected, on its stand
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from intentloop_intents import paths
 from intentloop_intents.resources.services import NetworkServiceSpec, Protection
@@ -75,9 +76,10 @@ def _check_customer_ports(rt: Runtime, spec: NetworkServiceSpec) -> None:
 
 
 def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> Routing:
-    """The service's routes; they keep off the links `rt.steer` names for it when they can
-    (a link forecast to breach is still better than no route at all)."""
-    steered = rt.steer.get(service_owner(namespace, name), frozenset())
+    """The service's routes; they keep off the links `rt.steer` names for it and the links
+    maintenance drains (`rt.drained`) when they can: a link forecast to breach, or about to
+    be serviced, is still better than no route at all."""
+    steered = rt.steer.get(service_owner(namespace, name), frozenset()) | frozenset(rt.drained)
     if steered:
         try:
             return avoiding(rt, namespace, name, spec, steered)
@@ -113,6 +115,18 @@ def avoiding(
         return Routing(primary, None, (primary,))
     except paths.NoFeasiblePath as e:
         raise NotRoutable(str(e.infeasibility.constraint), e.infeasibility.message) from None
+
+
+def blocked(rt: Runtime, owner: str, obj: dict[str, Any], links: frozenset[str]) -> str | None:
+    """Why the service `obj` has no route avoiding `links` (None: it has one)."""
+    namespace, name = owner.split("/", 1)
+    try:
+        avoiding(rt, namespace, name, NetworkServiceSpec.model_validate(obj["spec"]), links)
+    except NotRoutable as e:
+        return str(e)[:300]
+    except ValueError as e:
+        return f"invalid spec: {str(e)[:200]}"
+    return None
 
 
 def reserve(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, r: Routing) -> None:

@@ -29,6 +29,7 @@ HANDLER_MODULES = (
     "intentloop_operator.driftcheck",
     "intentloop_operator.planning",
     "intentloop_operator.ports",
+    "intentloop_operator.draining",
 )
 
 

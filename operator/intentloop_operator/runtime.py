@@ -80,6 +80,10 @@ class Runtime:
     # owner -> links its routes should keep away from (forecast breach), while a way round
     # exists; see `routing.route` and `forecasting`
     steer: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Maintenance objects by name ({"spec", "status"}) and the links they drain now -> the
+    # window's name; see `draining`
+    maintenances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drained: dict[str, str] = field(default_factory=dict)
 
     def lock(self, device: str) -> asyncio.Lock:
         return self._locks.setdefault(device, asyncio.Lock())
