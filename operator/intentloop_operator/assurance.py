@@ -166,6 +166,12 @@ class Assurance:
             self.rt.repath.discard(owner)
             await self._repath(obj, namespace, name, why)
 
+    def _optional(self, owner: str, obj: dict[str, Any]) -> bool:
+        """Whether a move was optional: the service's path is up and meets its SLA (a move
+        ahead of a forecast breach or of a maintenance window); failing it degrades nothing."""
+        verdict = self.rt.sla.get(owner)
+        return verdict is not None and verdict.met and self._path_up(obj)
+
     def _path_up(self, obj: dict[str, Any]) -> bool:
         """Whether every link and device of the service's path is up."""
         status = obj.get("status", {})
@@ -207,8 +213,11 @@ class Assurance:
             self.tried_reason[owner] = e.reason
             self.tried_at[owner] = self._signature(e.reason)
             metrics.REMEDIATIONS.labels("failed").inc()
-            status = _degraded(obj, e.reason, f"{why}; no better path: {e}")
             entry.update(toPath=old_path, outcome=f"failed: {e.reason}")
+            if self._optional(owner, obj):  # ahead of a breach or a window: still carries
+                await self._write(obj, {}, entry, "MoveFailed", f"{why}; {e}")
+                return
+            status = _degraded(obj, e.reason, f"{why}; no better path: {e}")
             await self._write(obj, status, entry, "RepathFailed", f"{why}; {e}")
             return
         self.tried_at.pop(owner, None)

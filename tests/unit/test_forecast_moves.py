@@ -9,7 +9,7 @@ import pytest
 
 from intentloop_intents import topology as topo
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import forecasting, routing
+from intentloop_operator import forecasting, kube, outcomes, routing, services
 from intentloop_operator.assurance import Assurance
 from intentloop_operator.runtime import Runtime
 
@@ -114,3 +114,31 @@ def test_settings_come_from_the_environment_and_zero_turns_forecasting_off() -> 
     assert not forecasting.Settings.from_environment({forecasting.HORIZON_ENV: "0"}).enabled
     with pytest.raises(ValueError, match=forecasting.THRESHOLD_ENV):
         forecasting.Settings.from_environment({forecasting.THRESHOLD_ENV: "1.5"})
+
+
+async def test_a_failed_move_ahead_of_a_breach_leaves_the_service_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rt = _runtime(detour=True)
+    rt.services[OWNER]["status"]["phase"] = "Ready"
+    loop = Assurance(rt, batcher=None)  # type: ignore[arg-type]
+    loop._evaluate()  # the SLA is met: the move was optional
+    written: list[dict[str, Any]] = []
+
+    async def refused(*_: Any, **__: Any) -> None:
+        raise outcomes.Outcome("Provisioning", "TransactionFailed", "r2 refused", retry=True)
+
+    async def patch(plural: str, name: str, body: dict[str, Any], *_: Any, **__: Any) -> None:
+        written.append(body["status"])
+
+    async def event(*_: Any, **__: Any) -> None:
+        return None
+
+    monkeypatch.setattr(services, "realise", refused)
+    monkeypatch.setattr(kube, "patch_object", patch)
+    monkeypatch.setattr(kube, "post_event", event)
+    await loop._repath(rt.services[OWNER], "t1", "s", "forecast: rising")
+    (status,) = written
+    assert "phase" not in status and "conditions" not in status
+    assert status["remediations"][-1]["outcome"] == "failed: TransactionFailed"
+    assert rt.services[OWNER]["status"]["phase"] == "Ready"
