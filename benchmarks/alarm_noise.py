@@ -82,10 +82,13 @@ class Recorder:
         self._thread.start()
 
     def _run(self, s: harness.Stack) -> None:
-        for event in self._watch.stream(
-            s.api.list_cluster_custom_object, GROUP, VERSION, "alarms", timeout_seconds=3600
-        ):
-            self.seen.append(event["object"])
+        try:
+            for event in self._watch.stream(
+                s.api.list_cluster_custom_object, GROUP, VERSION, "alarms", timeout_seconds=3600
+            ):
+                self.seen.append(event["object"])
+        except Exception:  # the stream is cut when the run stops it
+            return
 
     def stop(self) -> list[dict[str, Any]]:
         self._watch.stop()
@@ -195,6 +198,12 @@ def one_run(s: harness.Stack) -> dict[str, Any]:
         "alarms_raised": len(raised),
         "root_causes_shown": len(roots),
         "root_causes": sorted({a["metadata"]["name"] for a in roots}),
+        "root_causes_everywhere": sorted(
+            f"{a['metadata']['namespace']}/{a['metadata']['name']} "
+            f"({a['status'].get('perceivedSeverity')})"
+            for a in raised
+            if a["status"].get("isRootCause")
+        ),
         "tickets": _tickets(s) - tickets,
         "services_not_listed_under_their_root_cause": _lost(states),
     }

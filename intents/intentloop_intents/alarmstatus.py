@@ -92,6 +92,33 @@ def merge_state(
     return old | fields | {"changedTime": changed}
 
 
+TICKET_SEVERITIES = frozenset({"critical", "major", "minor"})
+TICKET_REOPEN = timedelta(minutes=5)
+
+
+def opens_ticket(
+    existing: Mapping[str, Any] | None, status: Mapping[str, Any], now: datetime
+) -> bool:
+    """Whether writing `status` over `existing` is what a NOC opens a ticket for.
+
+    A ticket is per problem, not per event: a root cause (critical, major or minor; a
+    warning informs), not expected by a maintenance window, that becomes active -- new, or
+    raised again more than `TICKET_REOPEN` after it cleared (a flapping link keeps its one
+    ticket), or an active alarm that has just become a root cause.
+    """
+    if status.get("state") != ACTIVE or not status.get("isRootCause") or status.get("expected"):
+        return False
+    if status.get("perceivedSeverity") not in TICKET_SEVERITIES:
+        return False
+    old = existing or {}
+    if not old.get("raisedTime"):
+        return True
+    if old.get("state", ACTIVE) == ACTIVE:
+        return not old.get("isRootCause") or bool(old.get("expected"))
+    cleared = _parse(old.get("clearedTime"))
+    return cleared is None or _aware(now) - cleared > TICKET_REOPEN
+
+
 def expired(status: Mapping[str, Any], now: datetime, keep: timedelta) -> bool:
     """Whether a cleared alarm has been kept long enough to be deleted.
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from intentloop_intents import alarms, windows
+from intentloop_intents import alarms, alarmstatus, windows
 from intentloop_intents.resources import API_VERSION, GROUP, VERSION
 from intentloop_operator import draining, kube, logs, metrics
 from intentloop_operator.runtime import Runtime
@@ -137,8 +137,7 @@ async def _write(
     except Exception:
         log.warning("alarm.write.failed", namespace=namespace, name=name)
         return
-    raised = (existing or {}).get("state") != "active" and status.get("state") == "active"
-    if raised and status.get("isRootCause") and not status.get("expected"):
+    if alarmstatus.opens_ticket(existing, status, datetime.now(UTC)):
         metrics.ALARM_TICKETS.inc()
     rt.alarms[key] = status
     event = "alarm.cleared" if status.get("state") == "cleared" else "alarm.raised"

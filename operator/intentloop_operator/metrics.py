@@ -70,8 +70,8 @@ SLA_VIOLATIONS = Counter("intentloop_sla_violations_total", "SLA violations dete
 REMEDIATIONS = Counter("intentloop_remediations_total", "Re-paths by outcome", ["outcome"])
 ALARM_TICKETS = Counter(
     "intentloop_alarm_tickets_total",
-    "Root-cause alarms raised (or raised again) that no maintenance window expects: "
-    "what a NOC would open a ticket for",
+    "Tickets a NOC would open: root-cause alarms (critical, major, minor) that no "
+    "maintenance window expects, newly active or raised again 5 min after clearing",
 )
 DRIFT_REPAIRS = Counter("intentloop_drift_repairs_total", "Drift repaired on devices")
 

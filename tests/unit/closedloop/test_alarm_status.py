@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from intentloop_intents import alarmstatus
 from intentloop_intents.alarms import DesiredAlarm, desired_alarms, expired, merge_state
 from intentloop_intents.resources.operations import AlarmStatus
 from tests.unit.closedloop.scenarios import INFRA, ring, service
@@ -179,3 +180,19 @@ def test_a_link_outage_seen_by_the_loop_raises_clears_and_re_raises_the_same_obj
     service_alarm = store[("tenant-a", "service-web-serviceimpacted")]
     assert service_alarm["state"] == "active" and service_alarm["count"] == 2
     assert service_alarm["rootCauseRef"]["name"] == "link-r1-r2-linkdown"
+
+
+def test_a_ticket_is_per_problem_not_per_flap_and_never_for_the_expected() -> None:
+    root = {"state": "active", "isRootCause": True, "perceivedSeverity": "major"}
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert alarmstatus.opens_ticket(None, root, t0)
+    stored = {**root, "raisedTime": "2026-01-01T00:00:00Z"}
+    assert not alarmstatus.opens_ticket(stored, root, t0)  # still the same open problem
+    cleared = {**stored, "state": "cleared", "clearedTime": "2026-01-01T00:00:10Z"}
+    assert not alarmstatus.opens_ticket(cleared, root, t0 + timedelta(seconds=30))  # a flap
+    assert alarmstatus.opens_ticket(cleared, root, t0 + timedelta(minutes=6))  # it is back
+    assert not alarmstatus.opens_ticket(None, {**root, "expected": True}, t0)
+    assert not alarmstatus.opens_ticket(None, {**root, "perceivedSeverity": "warning"}, t0)
+    assert not alarmstatus.opens_ticket(None, {**root, "isRootCause": False}, t0)
+    was_consequence = {**stored, "isRootCause": False}
+    assert alarmstatus.opens_ticket(was_consequence, root, t0)  # now the root cause itself
