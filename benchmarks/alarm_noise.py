@@ -113,12 +113,24 @@ def _settle(s: harness.Stack) -> None:
     harness.wait(lambda: _ready(s), 180, "services Ready", 0.5)
 
 
+def _start(sock: Any, router: str) -> None:
+    """Start a stopped router; its port may be briefly held on a busy machine: retry."""
+    for attempt in range(20):
+        try:
+            control.call(sock, control.DeviceAction(action="start", router=router))
+            return
+        except control.ControlError:
+            if attempt == 19:
+                raise
+            time.sleep(1)
+
+
 def storm(s: harness.Stack) -> None:
     assert s.lab is not None
     sock = s.lab.socket
     control.call(sock, control.DeviceAction(action="stop", router="r2"))
     time.sleep(15)  # the outage is the scenario
-    control.call(sock, control.DeviceAction(action="start", router="r2"))
+    _start(sock, "r2")
     _settle(s)
     for _ in range(3):
         control.call(sock, control.LinkAdmin(a="r5", b="r6", up=False))
