@@ -11,7 +11,8 @@ Each run plays one storm, waiting for the network to settle between steps:
 4. r1-r4's latency creeps up by 0.5 ms/s to +8 ms, then goes back.
 Counted over the run, from the operator's own log and a watch on every Alarm:
 - raw events: link oper-state changes seen by telemetry (`link.oper.changed`), telemetry
-  streams broken, device reachability changes, drift detections, and per-service impacts
+  streams broken, reachability probes unanswered (every 2 s here), device reachability
+  changes, drift detections and repairs, and per-service impacts
   (each service alarm raised: serviceImpacted, slaViolation, slaBreachPredicted) -- what a
   system without correlation would show one by one;
 - root causes shown to the NOC: root-cause alarms raised in `intentloop-system`;
@@ -102,11 +103,27 @@ def _ready(s: harness.Stack) -> bool:
     )
 
 
-def _tickets(s: harness.Stack) -> float:
+def _metric(s: harness.Stack, name: str, *labels: str) -> float:
+    """The sum of the samples of `name` whose labels include every one of `labels`."""
     with urllib.request.urlopen(f"http://127.0.0.1:{s.metrics_port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    line = next(x for x in text.splitlines() if x.startswith("intentloop_alarm_tickets_total"))
-    return float(line.split()[-1])
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name) and all(label in line for label in labels)
+    )
+
+
+def _tickets(s: harness.Stack) -> float:
+    return _metric(s, "intentloop_alarm_tickets_total")
+
+
+def _probe_failures(s: harness.Stack) -> float:
+    """Reachability probes that got no answer (missed once, or device unreachable)."""
+    count = "intentloop_reconcile_seconds_count"
+    return sum(
+        _metric(s, count, 'kind="Device"', f'outcome="{o}"') for o in ("missed", "unreachable")
+    )
 
 
 def _settle(s: harness.Stack) -> None:
@@ -183,7 +200,7 @@ def _lost(states: list[dict[str, Any]]) -> int:
 def one_run(s: harness.Stack) -> dict[str, Any]:
     log = s.root / "operator.log"
     offset = log.stat().st_size
-    tickets = _tickets(s)
+    tickets, probes = _tickets(s), _probe_failures(s)
     rec = Recorder(s)
     time.sleep(1)  # the watch's first list
     storm(s)
@@ -203,10 +220,11 @@ def one_run(s: harness.Stack) -> dict[str, Any]:
     roots = [
         a for a in raised if a["metadata"]["namespace"] == INFRA and a["status"].get("isRootCause")
     ]
-    raw = sum(events.values()) + len(service)
+    failed_probes = int(_probe_failures(s) - probes)
+    raw = sum(events.values()) + len(service) + failed_probes
     return {
         "raw_events": raw,
-        "raw_by_kind": {**events, "service impacts": len(service)},
+        "raw_by_kind": {**events, "probe failures": failed_probes, "service impacts": len(service)},
         "alarms_raised": len(raised),
         "root_causes_shown": len(roots),
         "root_causes": sorted({a["metadata"]["name"] for a in roots}),
