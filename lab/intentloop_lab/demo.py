@@ -18,7 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intentloop_lab import control, controlplane, demo_traffic, inventory, labstate, lifecycle
+from intentloop_lab import (
+    control,
+    controlplane,
+    demo_maintenance,
+    demo_traffic,
+    inventory,
+    labstate,
+    lifecycle,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "intents" / "examples"
@@ -89,6 +97,7 @@ class Demo:
         if ok:
             self._traffic_scene(lab)
             self._failure_scene(lab)
+            demo_maintenance.scene(self.kubectl, self._services, self._moved_off, lab, _wait)
         self._explain()
         return 0 if ok else 1
 
