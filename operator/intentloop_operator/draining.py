@@ -110,8 +110,23 @@ class Draining:
             why = f"maintenance {window.name} of {target.kind} {target.name} at {window.spec.start}"
             due.setdefault(owner, why)
 
-    def _cannot_move(self, window: windows.Window) -> list[Any]:
-        return windows.cannot_move(window, self.rt.topology, whatif.uses(self.rt))
+    def _stuck(self, window: windows.Window) -> dict[str, str]:
+        """Services on the target that will not be moved, and why: those the window would
+        cut off or push over their SLA (its blast radius), and any other that has no route
+        avoiding the target as it asks for it (e.g. a protected service whose standby
+        cannot be disjoint without it)."""
+        found = {
+            f"{i.namespace}/{i.name}": f"{i.fate}: {i.detail}"
+            for i in windows.cannot_move(window, self.rt.topology, whatif.uses(self.rt))
+        }
+        links = window.links(self.rt.topology)
+        for owner, obj in sorted(self.rt.services.items()):
+            if owner in found or not _uses(obj) & links:
+                continue
+            why = routing.blocked(self.rt, owner, obj, links)
+            if why is not None:
+                found[owner] = f"no route avoiding {window.spec.target.name}: {why}"
+        return found
 
     async def write_status(self, now: datetime) -> None:
         for window in windows_of(self.rt):
@@ -130,7 +145,7 @@ class Draining:
 
     def _status(self, window: windows.Window, now: datetime) -> dict[str, Any]:
         phase = window.phase(now)
-        stuck = [] if phase == "Completed" else self._cannot_move(window)
+        stuck = {} if phase == "Completed" else self._stuck(window)
         links = window.links(self.rt.topology)
         moved = sorted(
             owner
@@ -142,11 +157,8 @@ class Draining:
             "phase": phase,
             "drained": [_ref(owner) for owner in moved],
             "cannotMove": [
-                {
-                    "service": {"kind": "NetworkService", "name": i.name, "namespace": i.namespace},
-                    "reason": f"{i.fate}: {i.detail}"[:1024],
-                }
-                for i in stuck
+                {"service": _ref(owner), "reason": why[:1024]}
+                for owner, why in sorted(stuck.items())
             ],
             "message": message,
         }

@@ -99,3 +99,19 @@ def test_after_the_window_the_drained_services_are_sent_back_once() -> None:
     status = d._status(draining.windows_of(rt)[0], after)
     assert status["phase"] == "Completed" and status["cannotMove"] == []
     assert status["drained"] == [{"kind": "NetworkService", "name": "roomy", "namespace": "t1"}]
+
+
+def test_a_protected_service_that_cannot_stay_disjoint_without_the_link_is_listed() -> None:
+    rt = _runtime()
+    _service(rt, "guarded", 20.0)
+    obj = rt.services["t1/guarded"]
+    obj["spec"]["protection"] = "disjoint"
+    obj["status"]["backupPathLinks"] = ["r1-r2", "r2-r4"]
+    d = draining.Draining(rt)
+    due: dict[str, str] = {}
+    d.tick(due, T0 - timedelta(seconds=30))
+    assert "t1/guarded" not in due  # moving it would not take it off the link
+    status = d._status(draining.windows_of(rt)[0], T0 - timedelta(seconds=30))
+    reasons = {c["service"]["name"]: c["reason"] for c in status["cannotMove"]}
+    assert reasons["guarded"].startswith("no route avoiding r1-r4: ")
+    assert reasons["tight"].startswith("degraded: ")
