@@ -97,7 +97,7 @@ class Demo:
         if ok:
             self._traffic_scene(lab)
             self._failure_scene(lab)
-            demo_maintenance.scene(self.kubectl, self._services, self._moved_off, lab, _wait)
+            demo_maintenance.scene(self.kubectl, self._services, lab, _wait)
         self._explain()
         return 0 if ok else 1
 

@@ -44,10 +44,26 @@ def _window(link: str) -> str:
     )
 
 
+def _settled(
+    kubectl: Callable[..., str],
+    services: Callable[[], list[dict[str, Any]]],
+    link: str,
+    names: set[str],
+) -> bool:
+    """Every service that was on `link` is off it, or listed as one that cannot move."""
+    status = json.loads(kubectl("get", "maintenance", NAME, "-o", "json")).get("status", {})
+    stuck = {c["service"]["name"] for c in status.get("cannotMove", [])}
+    for o in services():
+        name, st = o["metadata"]["name"], o.get("status", {})
+        on = st.get("phase") != "Ready" or link in st.get("pathLinks", [])
+        if name in names and on and name not in stuck:
+            return False
+    return bool(status.get("phase"))
+
+
 def scene(
     kubectl: Callable[..., str],
     services: Callable[[], list[dict[str, Any]]],
-    moved_off: Callable[[str], bool],
     lab: LabState,
     wait: Wait,
 ) -> None:
@@ -61,13 +77,15 @@ def scene(
         print(f"==> planned maintenance of link {link}: drained before it opens", file=sys.stderr)
         started = time.monotonic()
         kubectl("apply", "-f", "-", input=_window(link))
-        wait(lambda: moved_off(link), 60)
+        names = {o["metadata"]["name"] for o in moving}
+        wait(lambda: _settled(kubectl, services, link, names), 60)
         print(f"    done in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
         if watch is not None:
             watch.report(wait)
     columns = (
-        "NAME:.metadata.name,TARGET:.spec.target.name,START:.spec.start,PHASE:.status.phase,"
-        "DRAINED:.status.drained[*].name,CANNOT-MOVE:.status.cannotMove[*].service.name"
+        "NAME:.metadata.name,TARGET:.spec.target.name,PHASE:.status.phase,"
+        "DRAINED:.status.drained[*].name,CANNOT-MOVE:.status.cannotMove[*].service.name,"
+        "WHY:.status.cannotMove[*].reason"
     )
     print(kubectl("get", "maintenances", "-o", f"custom-columns={columns}"))
     kubectl("delete", "maintenance", NAME)
