@@ -110,6 +110,8 @@ class OrderItemStatus(StatusModel):
     reason: ShortText = ""
     """Why the item failed, in TMF terms (e.g. the intent's condition reason)."""
     message: Text = ""
+    generation: int | None = None
+    """The intent's generation the item asked for: done once the operator has observed it."""
 
 
 class ServiceOrderStatus(StatusModel):

@@ -1,0 +1,65 @@
+"""The northbound component: one aiohttp application serving the TMF Open APIs and the
+console, and the controllers behind them (orders, tickets, hub delivery)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from intentloop_api import auth, errors, ordercontrol, ordering
+from intentloop_api.informers import Informer
+from intentloop_api.kubeclient import Kube
+
+WATCHED = ("serviceorders", "networkservices", "networkslices")
+INFORMERS = web.AppKey("informers", dict)
+Extension = Callable[[web.Application, dict[str, Informer]], list[Any]]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ready = all(i.synced.is_set() for i in request.app[INFORMERS].values())
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+def _background(kube: Kube, extensions: list[Extension]) -> Any:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        informers = app[INFORMERS]
+        workers: list[Any] = [ordercontrol.OrderController(kube, informers).run()]
+        for extend in extensions:
+            workers += extend(app, informers)
+        workers += [i.run() for i in informers.values()]
+        tasks = [asyncio.create_task(w) for w in workers]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        close = getattr(kube, "close", None)
+        if close is not None:
+            await close()
+
+    return context
+
+
+def build(kube: Kube, *, controllers: bool = True) -> web.Application:
+    """The application; `controllers=False` serves the API only (unit tests)."""
+    app = web.Application(middlewares=[errors.tmf_errors, auth.authenticate])
+    app[auth.KUBE] = kube
+    app[INFORMERS] = {plural: Informer(kube, plural) for plural in WATCHED}
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(ordering.routes())
+    if controllers:
+        app.cleanup_ctx.append(_background(kube, []))
+    return app
+
+
+def serve(*, kubeconfig: str | None, host: str, port: int) -> int:
+    from intentloop_api.kubeclient import KubeClient, load_connection
+
+    kube = KubeClient(load_connection(kubeconfig))
+    web.run_app(build(kube), host=host, port=port, print=None, access_log=None)
+    return 0

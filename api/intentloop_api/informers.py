@@ -1,0 +1,83 @@
+"""List-then-watch caches of custom resources, in the component's own name.
+
+An `Informer` keeps every object of one plural in memory and calls its listeners with each
+change (`ADDED`, `MODIFIED`, `DELETED`). When the watch expires (410 Gone) or drops, it
+lists again and reports only what differs, so listeners see every object's latest state
+at least once and in order per object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from intentloop_api.kubeclient import GROUP, VERSION, Kube, KubeError, path
+
+Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+def key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+class Informer:
+    def __init__(self, kube: Kube, plural: str, *, group: str = GROUP, version: str = VERSION):
+        self.kube, self.plural = kube, plural
+        self._path = path(plural, group=group, version=version)
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.listeners: list[Listener] = []
+        self.synced = asyncio.Event()
+
+    async def _emit(self, kind: str, obj: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(kind, obj)
+            except Exception:  # one listener's bug must not stop the others' events
+                log.exception("informer.listener.failed", extra={"plural": self.plural})
+
+    async def _relist(self) -> str:
+        reply = await self.kube.request("GET", self._path)
+        fresh = {key(o): o for o in reply.get("items", [])}
+        for k, obj in fresh.items():
+            old = self.cache.get(k)
+            self.cache[k] = obj
+            if old is None or old["metadata"].get("resourceVersion") != obj["metadata"].get(
+                "resourceVersion"
+            ):
+                await self._emit("ADDED" if old is None else "MODIFIED", obj)
+        for k in list(self.cache):
+            if k not in fresh:
+                await self._emit("DELETED", self.cache.pop(k))
+        self.synced.set()
+        return str(reply["metadata"]["resourceVersion"])
+
+    async def _follow(self, resource_version: str) -> None:
+        async for event in self.kube.watch(self._path, resource_version=resource_version):
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                return
+            if kind == "BOOKMARK":
+                continue
+            if kind == "DELETED":
+                self.cache.pop(key(obj), None)
+            else:
+                self.cache[key(obj)] = obj
+            await self._emit(str(kind), obj)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                rv = await self._relist()
+                backoff = 0.2
+                await self._follow(rv)
+            except (KubeError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
+                log.warning("informer.watch.failed %s: %s", self.plural, e)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
