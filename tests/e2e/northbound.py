@@ -1,0 +1,167 @@
+"""Fixtures for the northbound component: `intentloop api` run as its own ServiceAccount
+(manifests/api-rbac.yaml, nothing more), and callers with real Kubernetes tokens."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from intentloop_lab import controlplane
+from tests.e2e.conftest import REPO, Cluster, wait_for
+
+INFRA = "intentloop-system"
+ROOTS = ("operator", "intents", "adapters", "lab", "api")
+
+
+def token(cluster: Cluster, namespace: str, account: str) -> str:
+    out = cluster.kubectl("create", "token", account, "-n", namespace, "--duration=2h")
+    return out.stdout.strip()
+
+
+def service_account(cluster: Cluster, namespace: str, account: str) -> None:
+    cluster.kubectl("create", "serviceaccount", account, "-n", namespace, check=False)
+
+
+def sa_kubeconfig(cluster: Cluster, path: Path, bearer: str) -> Path:
+    """A kubeconfig with the cluster's server and CA and only `bearer` as credentials."""
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    c = admin["clusters"][0]["cluster"]
+    ca = (
+        c.get("certificate-authority-data")
+        or base64.b64encode(Path(c["certificate-authority"]).read_bytes()).decode()
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "c", "cluster": {"server": c["server"], "certificate-authority-data": ca}}
+        ],
+        "users": [{"name": "u", "user": {"token": bearer}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class Api:
+    """A running `intentloop api`, restartable."""
+
+    def __init__(self, cluster: Cluster, workdir: Path) -> None:
+        self.port = controlplane.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "api.log"
+        service_account(cluster, INFRA, "intentloop-api")
+        kubeconfig = sa_kubeconfig(
+            cluster, workdir / "api.kubeconfig", token(cluster, INFRA, "intentloop-api")
+        )
+        self.argv = [
+            sys.executable,
+            "-m",
+            "intentloop_operator",
+            "api",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--port",
+            str(self.port),
+        ]
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / d) for d in ROOTS)}
+        self.proc = self.start()
+
+    def start(self) -> subprocess.Popen[str]:
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, text=True
+            )
+        wait_for(
+            self._ready,
+            timeout=30,
+            what="intentloop api /healthz",
+            on_fail=lambda: self.log.read_text()[-3000:],
+        )
+        return self.proc
+
+    def _ready(self) -> bool:
+        try:
+            return requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Caller:
+    """A BSS or NOC client: TMF calls with its own Kubernetes token."""
+
+    def __init__(self, api: Api, bearer: str, namespace: str | None) -> None:
+        self.api, self.namespace = api, namespace
+        self.headers = {"Authorization": f"Bearer {bearer}"}
+
+    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return requests.request(
+            method, self.api.base + path, headers=self.headers, timeout=30, **kw
+        )
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        return self.call("POST", path, json=body)
+
+
+def running_api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """For a module's `api` fixture: the component, up with its RBAC and the user roles."""
+    cluster.kubectl("apply", "-f", str(REPO / "manifests" / "user-roles.yaml"))
+    cluster.kubectl("create", "namespace", INFRA, check=False)
+    cluster.kubectl("apply", "-f", str(REPO / "manifests" / "api-rbac.yaml"))
+    server = Api(cluster, tmp_path_factory.mktemp("api"))
+    yield server
+    server.stop()
+
+
+def tenant_bss(cluster: Cluster, api: Api, namespace: str) -> Caller:
+    """The tenant's BSS: a ServiceAccount of its namespace bound to intentloop-tenant."""
+    service_account(cluster, namespace, "bss")
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "bss",
+        "--clusterrole=intentloop-tenant",
+        f"--serviceaccount={namespace}:bss",
+        "-n",
+        namespace,
+        check=False,
+    )
+    return Caller(api, token(cluster, namespace, "bss"), namespace)
+
+
+def noc(cluster: Cluster, api: Api, namespace: str) -> Caller:
+    """The NOC: a ServiceAccount bound cluster-wide to intentloop-noc."""
+    service_account(cluster, namespace, "noc")
+    cluster.kubectl(
+        "create",
+        "clusterrolebinding",
+        f"noc-{namespace}",
+        "--clusterrole=intentloop-noc",
+        f"--serviceaccount={namespace}:noc",
+    )
+    return Caller(api, token(cluster, namespace, "noc"), None)
