@@ -10,11 +10,26 @@ from typing import Any
 
 from aiohttp import web
 
-from intentloop_api import auth, errors, ordercontrol, ordering
+from intentloop_api import (
+    alarmtasks,
+    auth,
+    errors,
+    inventory,
+    ordercontrol,
+    ordering,
+    ticketcontrol,
+    tickets,
+)
 from intentloop_api.informers import Informer
 from intentloop_api.kubeclient import Kube
 
-WATCHED = ("serviceorders", "networkservices", "networkslices")
+WATCHED = (
+    "serviceorders",
+    "networkservices",
+    "networkslices",
+    "alarms",
+    "troubletickets",
+)
 INFORMERS = web.AppKey("informers", dict)
 Extension = Callable[[web.Application, dict[str, Informer]], list[Any]]
 
@@ -27,7 +42,10 @@ async def healthz(request: web.Request) -> web.Response:
 def _background(kube: Kube, extensions: list[Extension]) -> Any:
     async def context(app: web.Application) -> AsyncIterator[None]:
         informers = app[INFORMERS]
-        workers: list[Any] = [ordercontrol.OrderController(kube, informers).run()]
+        workers: list[Any] = [
+            ordercontrol.OrderController(kube, informers).run(),
+            ticketcontrol.TicketController(kube, informers).run(),
+        ]
         for extend in extensions:
             workers += extend(app, informers)
         workers += [i.run() for i in informers.values()]
@@ -51,7 +69,8 @@ def build(kube: Kube, *, controllers: bool = True) -> web.Application:
     app[auth.KUBE] = kube
     app[INFORMERS] = {plural: Informer(kube, plural) for plural in WATCHED}
     app.router.add_get("/healthz", healthz)
-    app.router.add_routes(ordering.routes())
+    for module in (ordering, inventory, alarmtasks, tickets):
+        app.router.add_routes(module.routes())
     if controllers:
         app.cleanup_ctx.append(_background(kube, []))
     return app

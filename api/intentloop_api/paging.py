@@ -41,7 +41,7 @@ def _lookup(item: Any, dotted: str) -> list[Any]:
     return [x for v in values for x in (v if isinstance(v, list) else [v])]
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -51,7 +51,7 @@ def matches(item: dict[str, Any], filters: Mapping[str, Sequence[str]]) -> bool:
     """`state=active` (or `state=active,cleared`: any of) on any attribute, dotted for nested."""
     for key, wanted in filters.items():
         accepted = {w for raw in wanted for w in raw.split(",")}
-        if not {_text(v) for v in _lookup(item, key)} & accepted:
+        if not {text(v) for v in _lookup(item, key)} & accepted:
             return False
     return True
 
