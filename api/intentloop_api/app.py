@@ -14,7 +14,9 @@ from intentloop_api import (
     alarmtasks,
     auth,
     errors,
+    hub,
     inventory,
+    notifier,
     ordercontrol,
     ordering,
     ticketcontrol,
@@ -29,8 +31,11 @@ WATCHED = (
     "networkslices",
     "alarms",
     "troubletickets",
+    "eventsubscriptions",
+    "devices",
+    "links",
 )
-INFORMERS = web.AppKey("informers", dict)
+INFORMERS = hub.INFORMERS
 Extension = Callable[[web.Application, dict[str, Informer]], list[Any]]
 
 
@@ -45,6 +50,7 @@ def _background(kube: Kube, extensions: list[Extension]) -> Any:
         workers: list[Any] = [
             ordercontrol.OrderController(kube, informers).run(),
             ticketcontrol.TicketController(kube, informers).run(),
+            notifier.Notifier(kube, informers).run(),
         ]
         for extend in extensions:
             workers += extend(app, informers)
@@ -69,7 +75,7 @@ def build(kube: Kube, *, controllers: bool = True) -> web.Application:
     app[auth.KUBE] = kube
     app[INFORMERS] = {plural: Informer(kube, plural) for plural in WATCHED}
     app.router.add_get("/healthz", healthz)
-    for module in (ordering, inventory, alarmtasks, tickets):
+    for module in (ordering, inventory, alarmtasks, tickets, hub):
         app.router.add_routes(module.routes())
     if controllers:
         app.cleanup_ctx.append(_background(kube, []))

@@ -21,6 +21,16 @@ Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
 
 
+def revision(resource_version: str) -> int:
+    """The etcd revision behind a resourceVersion (opaque by contract, an integer in every
+    etcd-backed API server): used only to save delivery progress, never for correctness of
+    what the API server stores."""
+    try:
+        return int(resource_version)
+    except ValueError:
+        return 0
+
+
 def key(obj: dict[str, Any]) -> str:
     meta = obj["metadata"]
     return f"{meta.get('namespace', '')}/{meta['name']}"
@@ -33,6 +43,8 @@ class Informer:
         self.cache: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
         self.synced = asyncio.Event()
+        self.revision = 0
+        """Every change up to this resourceVersion has been passed to the listeners."""
 
     async def _emit(self, kind: str, obj: dict[str, Any]) -> None:
         for listener in self.listeners:
@@ -54,8 +66,10 @@ class Informer:
         for k in list(self.cache):
             if k not in fresh:
                 await self._emit("DELETED", self.cache.pop(k))
+        rv = str(reply["metadata"]["resourceVersion"])
+        self.revision = max(self.revision, revision(rv))
         self.synced.set()
-        return str(reply["metadata"]["resourceVersion"])
+        return rv
 
     async def _follow(self, resource_version: str) -> None:
         async for event in self.kube.watch(self._path, resource_version=resource_version):
@@ -63,12 +77,14 @@ class Informer:
             if kind == "ERROR":
                 return
             if kind == "BOOKMARK":
+                self.revision = max(self.revision, revision(obj["metadata"]["resourceVersion"]))
                 continue
             if kind == "DELETED":
                 self.cache.pop(key(obj), None)
             else:
                 self.cache[key(obj)] = obj
             await self._emit(str(kind), obj)
+            self.revision = max(self.revision, revision(obj["metadata"]["resourceVersion"]))
 
     async def run(self) -> None:
         backoff = 0.2

@@ -57,8 +57,15 @@ class TicketController:
         for k, want in wanted.items():
             await self._open(want, loop_tickets.get(k))
         for k, ticket in loop_tickets.items():
-            if k not in wanted and ticketing.is_open(ticket):
+            if k not in wanted and ticketing.is_open(ticket) and self._root_cleared(ticket):
                 await self._status(ticket, "resolved", "the root-cause alarm cleared")
+
+    def _root_cleared(self, ticket: dict[str, Any]) -> bool:
+        """A ticket stays open while its root cause is active, even once the services were
+        moved off the fault: it closes when the fault itself is gone."""
+        ref = (ticket.get("spec") or {}).get("rootCauseAlarm") or {}
+        root = self.alarms.cache.get(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+        return root is None or (root.get("status") or {}).get("state") != "active"
 
     def _spec(self, want: ticketing.WantedTicket) -> dict[str, Any]:
         return {

@@ -165,3 +165,65 @@ def noc(cluster: Cluster, api: Api, namespace: str) -> Caller:
         f"--serviceaccount={namespace}:noc",
     )
     return Caller(api, token(cluster, namespace, "noc"), None)
+
+
+class Listener:
+    """A BSS's TMF listener: records every event POSTed to it; can go down and come back
+    on the same port."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import threading
+
+        self.port = controlplane.free_port()
+        self.url = f"http://127.0.0.1:{self.port}/bss"
+        self.events: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self.start()
+
+    def start(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.events.append(json.loads(body))
+                    owner.paths.append(self.path)
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def of(self, event_type: str, resource: str, ident: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                e["event"][resource]
+                for e in self.events
+                if e["eventType"] == event_type and e["event"][resource]["id"] == ident
+            ]
+
+    def types(self) -> list[str]:
+        with self._lock:
+            return [e["eventType"] for e in self.events]
+
+    def of_type(self, event_type: str, resource: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e["event"][resource] for e in self.events if e["eventType"] == event_type]
