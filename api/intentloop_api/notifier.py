@@ -18,6 +18,8 @@ from intentloop_api.informers import Informer, key, revision
 from intentloop_api.kubeclient import Kube
 
 PLURALS = tuple(p for n in events.APIS.values() for p in n.plurals)
+# The operator creates an Alarm, then writes its status: the alarm exists from then on.
+WRITTEN_WITH_STATUS = frozenset({"alarms"})
 KIND_OF = {"devices": "Device", "links": "Link", "networkslices": "NetworkSlice"}
 
 
@@ -94,6 +96,8 @@ class Notifier:
             k = (plural, key(obj))
             old = self.views.get(k)
             new = None if kind == "DELETED" else notified.view(self._typed(plural, obj))
+            if plural in WRITTEN_WITH_STATUS and not obj.get("status"):
+                new = None  # created, its status not written yet: not an alarm yet
             if new is None:
                 self.views.pop(k, None)
             else:
