@@ -144,7 +144,8 @@ def test_the_bss_flow_as_tenant_and_noc(
             what="NOC root-cause alarm event",
         )
         assert any(a["isRootCause"] for a in root), [
-            (a["isRootCause"], a["state"], a.get("alarmChangedTime")) for a in root]
+            (a["isRootCause"], a["state"], a.get("alarmChangedTime")) for a in root
+        ]
         assert the_noc.get(f"{TICKETS}/{ticket['id']}").json()["status"] == "inProgress"
         _ack_as_tenant(bss, mine[0]["id"], namespace)
     finally:
