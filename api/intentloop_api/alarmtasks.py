@@ -32,10 +32,21 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 
 async def get_alarm(request: web.Request) -> web.Response:
-    obj = await scope.get_object(
-        request.app[auth.KUBE], auth.identity(request), "alarms", request.match_info["id"]
-    )
+    """By its number (TMF642's integer id) or, for people, by `<namespace>.<name>`."""
+    kube, who, ident = request.app[auth.KUBE], auth.identity(request), request.match_info["id"]
+    if not ident.isdigit():
+        obj = await scope.get_object(kube, who, "alarms", ident)
+    else:
+        found = [o for o in await scope.list_objects(kube, who, "alarms") if _number(o) == ident]
+        if not found:
+            raise errors.not_found(f"alarm {ident}")
+        obj = found[0]
     return web.json_response(paging.select(alarmviews.alarm(obj), request.query.get("fields")))
+
+
+def _number(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return str(alarmviews.number(meta["namespace"], meta["name"]))
 
 
 def _matching(views: list[dict[str, Any]], patterns: Any) -> list[dict[str, Any]]:
@@ -101,12 +112,15 @@ def _task(task: str) -> Any:
         body = await errors.read_json(request)
         _validate(task, body)
         objs = await scope.list_objects(kube, who, "alarms")
-        by_id = {scope.tmf_id(o): o for o in objs}
+        by_id = {
+            alarmviews.number(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs
+        }
         chosen = _matching([alarmviews.alarm(o) for o in objs], body.get("alarmPattern"))
         done = []
         for view in chosen:
-            ns, name = scope.split_id(view["id"])
-            patch = patcher(by_id[view["id"]], who, body)
+            obj = by_id[view["id"]]
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            patch = patcher(obj, who, body)
             written = await kube.request(
                 "PATCH",
                 path("alarms", namespace=ns, name=name),

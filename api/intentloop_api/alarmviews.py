@@ -5,6 +5,7 @@ admission policy writes `acknowledgedBy` from the request's user, whatever was s
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from intentloop_api import scope
@@ -28,14 +29,27 @@ ALARM_TYPES = frozenset(
 RESOURCE_KINDS = {"Device": "device", "Link": "link"}
 
 
+def number(namespace: str, name: str) -> int:
+    """TMF642 v4.0.0 makes an Alarm's id an integer: a stable 52-bit number from the
+    alarm's namespace and name (exact in JSON), resolved back by looking it up among the
+    alarms the caller may read. References carry it as text, with `ns.name` as their name."""
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
+    return int.from_bytes(digest[:7], "big") >> 4
+
+
 def _ref(ref: dict[str, Any], default_ns: str | None) -> str:
     ns = ref.get("namespace") or default_ns
     return f"{ns}.{ref['name']}" if ns else str(ref["name"])
 
 
 def _alarm_ref(ref: dict[str, Any], default_ns: str) -> dict[str, Any]:
-    ident = _ref(ref, default_ns)
-    return {"id": ident, "href": f"{BASE}/alarm/{ident}", "@referredType": "Alarm"}
+    ident = str(number(ref.get("namespace") or default_ns, ref["name"]))
+    return {
+        "id": ident,
+        "href": f"{BASE}/alarm/{ident}",
+        "name": _ref(ref, default_ns),
+        "@referredType": "Alarm",
+    }
 
 
 def _state(spec: dict[str, Any], status: dict[str, Any]) -> str:
@@ -61,12 +75,14 @@ def _alarmed_object(source: dict[str, Any] | None) -> dict[str, Any]:
 def alarm(obj: dict[str, Any]) -> dict[str, Any]:
     meta, spec = obj["metadata"], obj.get("spec") or {}
     status = obj.get("status") or {}
-    ns, ident = meta["namespace"], scope.tmf_id(obj)
+    ns = meta["namespace"]
+    ident = number(ns, meta["name"])
     kind = status.get("alarmType", "")
     affected = status.get("affectedServices") or []
     out: dict[str, Any] = {
         "id": ident,
         "href": f"{BASE}/alarm/{ident}",
+        "externalAlarmId": scope.tmf_id(obj),
         "alarmType": kind if kind in ALARM_TYPES else "communicationsAlarm",
         "perceivedSeverity": status.get("perceivedSeverity", "indeterminate"),
         "probableCause": status.get("probableCause", ""),

@@ -15,7 +15,7 @@ from aiohttp import web
 from intentloop_api import errors
 from intentloop_api.kubeclient import Identity, Kube
 
-IDENTITY = web.AppKey("identity", Identity)
+IDENTITY = web.RequestKey("identity", Identity)
 KUBE = web.AppKey("kube", Kube)  # type: ignore[type-abstract]
 
 # Paths anyone may fetch: the probe and the console's static page (its data is fetched
@@ -61,14 +61,13 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
     if request.path in PUBLIC or request.path.startswith("/console/"):
         response: web.StreamResponse = await handler(request)
         return response
-    request["identity"] = await review(request.app[KUBE], bearer(request))
+    request[IDENTITY] = await review(request.app[KUBE], bearer(request))
     response = await handler(request)
     return response
 
 
 def identity(request: web.Request) -> Identity:
-    who: Identity = request["identity"]
-    return who
+    return request[IDENTITY]
 
 
 async def can(kube: Kube, who: Identity, verb: str, plural: str, namespace: str = "") -> bool:

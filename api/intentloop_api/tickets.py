@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from intentloop_api import auth, errors, orderforms, paging, scope
+from intentloop_api import alarmviews, auth, errors, orderforms, paging, scope
 from intentloop_api.kubeclient import GROUP, VERSION, path
 
 BASE = "/tmf-api/troubleTicket/v4"
@@ -31,12 +31,13 @@ def _entities(spec: dict[str, Any], ns: str) -> list[dict[str, Any]]:
         )
     root = spec.get("rootCauseAlarm")
     if root:
-        ident = f"{root.get('namespace') or ns}.{root['name']}"
+        root_ns = root.get("namespace") or ns
+        ident = str(alarmviews.number(root_ns, root["name"]))
         out.append(
             {
                 "id": ident,
                 "href": f"{ALARM_HREF}/{ident}",
-                "name": root["name"],
+                "name": f"{root_ns}.{root['name']}",
                 "role": "rootCause",
                 "@referredType": "Alarm",
                 "@type": "RelatedEntity",

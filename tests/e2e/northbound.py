@@ -16,6 +16,7 @@ import requests
 import yaml
 
 from intentloop_lab import controlplane
+from tests import tmf_specs
 from tests.e2e.conftest import REPO, Cluster, wait_for
 
 INFRA = "intentloop-system"
@@ -117,9 +118,23 @@ class Caller:
         self.headers = {"Authorization": f"Bearer {bearer}"}
 
     def call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        return requests.request(
+        """One call; every TMF exchange is also checked against the specification."""
+        reply = requests.request(
             method, self.api.base + path, headers=self.headers, timeout=30, **kw
         )
+        if path.startswith("/tmf-api/") and tmf_specs.specs_dir() is not None:
+            body = None if reply.status_code == 204 else reply.json()
+            counts = {k: v for k, v in reply.headers.items() if k.startswith("X-")}
+            tmf_specs.validate(
+                method,
+                path,
+                dict(kw.get("params") or {}),
+                kw.get("json"),
+                reply.status_code,
+                counts,
+                body,
+            )
+        return reply
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.call("GET", path, **kw)

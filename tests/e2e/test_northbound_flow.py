@@ -125,20 +125,21 @@ def test_the_bss_flow_as_tenant_and_noc(
             on_fail=lambda: str(tenant.types()),
         )
         entities = {(e["role"], e["id"]) for e in ticket["relatedEntity"]}
-        assert ("rootCause", "intentloop-system.link-r1-r2-linkdown") in entities
+        roots = [e for e in ticket["relatedEntity"] if e["role"] == "rootCause"]
+        assert [e["name"] for e in roots] == ["intentloop-system.link-r1-r2-linkdown"]
         assert ("affectedService", f"{namespace}.flow-a") in entities
         mine = wait_for(
             lambda: [a for a in tenant.of_type("AlarmCreateEvent", "alarm") if a["parentAlarm"]],
             timeout=30,
             what="tenant alarm event",
         )
-        assert mine[0]["parentAlarm"][0]["id"] == "intentloop-system.link-r1-r2-linkdown"
+        assert mine[0]["parentAlarm"][0]["name"] == "intentloop-system.link-r1-r2-linkdown"
         root = wait_for(
             lambda: [
                 a
                 for a in noc_listener.of_type("AlarmCreateEvent", "alarm")
                 + noc_listener.of_type("AlarmStateChangeEvent", "alarm")
-                if a["id"] == "intentloop-system.link-r1-r2-linkdown"
+                if a["externalAlarmId"] == "intentloop-system.link-r1-r2-linkdown"
             ],
             timeout=30,
             what="NOC root-cause alarm event",
