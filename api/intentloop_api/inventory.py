@@ -98,11 +98,13 @@ def service(obj: dict[str, Any]) -> dict[str, Any]:
     }
     order = (meta.get("labels") or {}).get("intentloop.io/service-order")
     if order:
+        order_id = f"{meta['namespace']}.{order}"
+        item_id = (meta.get("annotations") or {}).get("intentloop.io/service-order-item", "")
         out["serviceOrderItem"] = [
             {
-                "serviceOrderId": f"{meta['namespace']}.{order}",
-                "serviceOrderHref": "/tmf-api/serviceOrdering/v4/serviceOrder/"
-                f"{meta['namespace']}.{order}",
+                "itemId": item_id,
+                "serviceOrderId": order_id,
+                "serviceOrderHref": f"/tmf-api/serviceOrdering/v4/serviceOrder/{order_id}",
                 "@type": "RelatedServiceOrderItem",
             }
         ]

@@ -20,6 +20,7 @@ from intentloop_api.kubeclient import MERGE_PATCH, Kube, KubeError, path
 from intentloop_api.ordering import PLURALS, intent_body
 
 ORDER_LABEL = "intentloop.io/service-order"
+ITEM_ANNOTATION = "intentloop.io/service-order-item"
 log = logging.getLogger(__name__)
 
 
@@ -80,13 +81,17 @@ class OrderController:
         plural = PLURALS[item["kind"]]
         body = intent_body(item, ns)
         body["metadata"]["labels"] = {ORDER_LABEL: order_name}
+        body["metadata"]["annotations"] = {ITEM_ANNOTATION: item["id"]}
         target = path(plural, namespace=ns, name=item["name"])
         state: dict[str, Any] = {"id": item["id"], "state": "inProgress"}
         try:
             if item["action"] == "add":
                 done = await self._create(plural, ns, body, order_name)
             elif item["action"] == "modify":
-                patch = {"metadata": {"labels": {ORDER_LABEL: order_name}}, "spec": body["spec"]}
+                patch = {
+                    "metadata": {k: body["metadata"][k] for k in ("labels", "annotations")},
+                    "spec": body["spec"],
+                }
                 done = await self.kube.request(
                     "PATCH", target, body=patch, content_type=MERGE_PATCH
                 )

@@ -35,7 +35,7 @@ ENDS = [{"device": "r1", "interface": "eth2"}, {"device": "r2", "interface": "et
 
 
 def seed(kube: FakeKube) -> None:
-    kube.add(
+    web = kube.add(
         "networkservices",
         obj(
             "NetworkService",
@@ -62,6 +62,8 @@ def seed(kube: FakeKube) -> None:
             {"phase": "Failed"},
         ),
     )
+    web["metadata"]["labels"] = {"intentloop.io/service-order": "order-1"}
+    web["metadata"]["annotations"] = {"intentloop.io/service-order-item": "1"}
     kube.add(
         "networkslices",
         obj(
