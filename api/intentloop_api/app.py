@@ -13,6 +13,8 @@ from aiohttp import web
 from intentloop_api import (
     alarmtasks,
     auth,
+    console,
+    consoleapi,
     errors,
     hub,
     inventory,
@@ -75,10 +77,11 @@ def build(kube: Kube, *, controllers: bool = True) -> web.Application:
     app[auth.KUBE] = kube
     app[INFORMERS] = {plural: Informer(kube, plural) for plural in WATCHED}
     app.router.add_get("/healthz", healthz)
-    for module in (ordering, inventory, alarmtasks, tickets, hub):
+    app[consoleapi.STREAMS] = set()
+    for module in (ordering, inventory, alarmtasks, tickets, hub, console, consoleapi):
         app.router.add_routes(module.routes())
     if controllers:
-        app.cleanup_ctx.append(_background(kube, []))
+        app.cleanup_ctx.append(_background(kube, [consoleapi.follow]))
     return app
 
 

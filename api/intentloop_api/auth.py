@@ -58,7 +58,7 @@ def bearer(request: web.Request) -> str:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path in PUBLIC or request.path.startswith("/console/"):
+    if request.path in PUBLIC or request.path.startswith("/console/"):  # static files only
         response: web.StreamResponse = await handler(request)
         return response
     request[IDENTITY] = await review(request.app[KUBE], bearer(request))
