@@ -3,10 +3,11 @@ is fetched afterwards through the authenticated APIs."""
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 from aiohttp import web
 
+STATIC = Path(__file__).parent / "static"
 TYPES = {"index.html": "text/html", "console.js": "text/javascript", "console.css": "text/css"}
 
 
@@ -14,7 +15,7 @@ async def page(request: web.Request) -> web.Response:
     name = request.match_info.get("file") or "index.html"
     if name not in TYPES:
         raise web.HTTPNotFound()
-    text = resources.files("intentloop_api").joinpath("static", name).read_text()
+    text = (STATIC / name).read_text()
     return web.Response(
         text=text,
         content_type=TYPES[name],
