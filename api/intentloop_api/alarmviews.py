@@ -72,6 +72,16 @@ def _alarmed_object(source: dict[str, Any] | None) -> dict[str, Any]:
     return {"id": ident, "href": f"/tmf-api/serviceInventory/v4/service/{ident}"}
 
 
+def _comment(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "comment": c.get("comment", ""),
+        "userId": c.get("userId", ""),
+        "time": c.get("time"),
+        "systemId": "intentloop",
+        "@type": "Comment",
+    }
+
+
 def alarm(obj: dict[str, Any]) -> dict[str, Any]:
     meta, spec = obj["metadata"], obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -103,16 +113,7 @@ def alarm(obj: dict[str, Any]) -> dict[str, Any]:
         "parentAlarm": [_alarm_ref(status["rootCauseRef"], ns)]
         if status.get("rootCauseRef")
         else [],
-        "comment": [
-            {
-                "comment": c.get("comment", ""),
-                "userId": c.get("userId", ""),
-                "time": c.get("time"),
-                "systemId": "intentloop",
-                "@type": "Comment",
-            }
-            for c in spec.get("comments") or []
-        ],
+        "comment": [_comment(c) for c in spec.get("comments") or []],
         "@type": "Alarm",
     }
     times = {
