@@ -89,6 +89,12 @@ class OrderWatch:
         threading.Thread(target=self._run, args=(s, namespace), daemon=True).start()
 
     def _run(self, s: harness.Stack, namespace: str) -> None:
+        try:
+            self._follow(s, namespace)
+        except Exception:  # the stack going down at the end ends the watch
+            return
+
+    def _follow(self, s: harness.Stack, namespace: str) -> None:
         stream = self._w.stream(
             s.api.list_namespaced_custom_object,
             harness.GROUP,
