@@ -211,3 +211,37 @@ async def test_a_cancelled_order_removes_what_it_added_and_not_yet_done(kube: Fa
     base = f"/apis/intentloop.io/v1alpha1/namespaces/{TENANT}"
     assert f"{base}/networkservices/half" not in kube.objects
     assert kube.objects[f"{base}/serviceorders/order-2"]["status"]["state"] == "cancelled"
+
+
+def test_a_slice_is_ordered_with_its_own_characteristics() -> None:
+    order = {
+        "serviceOrderItem": [
+            {
+                "id": "s",
+                "action": "add",
+                "service": {
+                    "name": "gold",
+                    "serviceSpecification": {"id": "slice"},
+                    "serviceCharacteristic": [
+                        {"name": "profile", "value": "urllc"},
+                        {"name": "endpoints", "value": ENDS},
+                        {"name": "guaranteedBandwidthMbps", "value": 100},
+                        {"name": "maxLatencyMs", "value": 2},
+                    ],
+                },
+            }
+        ]
+    }
+    [made] = orderforms.translate(order, TENANT)
+    assert made["kind"] == "NetworkSlice" and "service" not in made
+    assert made["slice"] == {
+        "profile": "urllc",
+        "endpoints": ENDS,
+        "guaranteedBandwidthMbps": 100,
+        "maxLatencyMs": 2.0,
+    }
+    order["serviceOrderItem"][0]["service"]["serviceCharacteristic"].append(
+        {"name": "bandwidthMbps", "value": 5}
+    )
+    with pytest.raises(errors.ApiError, match=r"serviceCharacteristic\[bandwidthMbps\]"):
+        orderforms.translate(order, TENANT)
