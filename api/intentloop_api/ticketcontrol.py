@@ -5,6 +5,7 @@ when the root cause clears — or reopens it should the same root cause come bac
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,13 @@ class TicketController:
         }
 
     async def _open(self, want: ticketing.WantedTicket, ticket: dict[str, Any] | None) -> None:
+        if ticket is not None and ticketing.is_open(ticket):
+            # While open, a ticket keeps every service the fault hit, also those since
+            # moved off it: what the customer was told about stays on the ticket.
+            listed = {s["name"] for s in (ticket.get("spec") or {}).get("relatedServices") or []}
+            if set(want.services) <= listed:
+                return
+            want = dataclasses.replace(want, services=tuple(sorted(listed | set(want.services))))
         spec = self._spec(want)
         if ticket is None:
             body = {

@@ -158,3 +158,26 @@ def test_a_tenant_is_refused_outside_its_namespace_and_without_a_token(
     assert other_tenant.get(ORDERS).json() == []
     anonymous = Caller(bss.api, "not-a-token", None)
     assert anonymous.get(ORDERS).status_code == 401
+
+
+@pytest.mark.e2e
+def test_a_ticket_opened_by_hand_is_the_tenants_and_the_nocs_only(
+    bss: Caller, other_tenant: Caller, the_noc: Caller, namespace: str
+) -> None:
+    tickets = "/tmf-api/troubleTicket/v4/troubleTicket"
+    reply = bss.post(
+        tickets,
+        {
+            "description": "the camera stream stutters at night",
+            "severity": "minor",
+            "ticketType": "complaint",
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    ticket = reply.json()
+    assert ticket["id"].startswith(f"{namespace}.") and ticket["status"] == "acknowledged"
+    originator = [p["id"] for p in ticket["relatedParty"] if p["role"] == "originator"]
+    assert originator == [f"system:serviceaccount:{namespace}:bss"]
+    assert ticket["id"] in {t["id"] for t in the_noc.get(tickets).json()}
+    assert other_tenant.get(f"{tickets}/{ticket['id']}").status_code == 403
+    assert other_tenant.get(tickets).json() == []
