@@ -128,22 +128,24 @@ def test_the_bss_flow_as_tenant_and_noc(
         roots = [e for e in ticket["relatedEntity"] if e["role"] == "rootCause"]
         assert [e["name"] for e in roots] == ["intentloop-system.link-r1-r2-linkdown"]
         assert ("affectedService", f"{namespace}.flow-a") in entities
-        mine = wait_for(
-            lambda: [a for a in tenant.of_type("AlarmCreateEvent", "alarm") if a["parentAlarm"]],
+        # The tenant's alarm is created, then correlated (perhaps a moment later).
+        assert wait_for(
+            lambda: tenant.of_type("AlarmCreateEvent", "alarm"),
             timeout=30,
-            what="tenant alarm event",
+            what="tenant alarm created",
+        )
+        mine = wait_for(
+            lambda: [a for a in alarm_events(tenant) if a["parentAlarm"]],
+            timeout=30,
+            what="tenant alarm event naming its root cause",
+            on_fail=lambda: str(tenant.types()),
         )
         assert mine[0]["parentAlarm"][0]["name"] == "intentloop-system.link-r1-r2-linkdown"
         # The root cause reaches the NOC (it may first be raised, then correlated).
         wait_for(
             lambda: any(
                 a["externalAlarmId"] == "intentloop-system.link-r1-r2-linkdown" and a["isRootCause"]
-                for t in (
-                    "AlarmCreateEvent",
-                    "AlarmStateChangeEvent",
-                    "AlarmAttributeValueChangeEvent",
-                )
-                for a in noc_listener.of_type(t, "alarm")
+                for a in alarm_events(noc_listener)
             ),
             timeout=30,
             what="NOC root-cause alarm event",
@@ -163,6 +165,11 @@ def test_the_bss_flow_as_tenant_and_noc(
         timeout=30,
         what="NOC sees resolved",
     )
+
+
+def alarm_events(listener: Listener) -> list[dict[str, Any]]:
+    kinds = ("AlarmCreateEvent", "AlarmStateChangeEvent", "AlarmAttributeValueChangeEvent")
+    return [a for kind in kinds for a in listener.of_type(kind, "alarm")]
 
 
 def _ticket_opened(listener: Listener, namespace: str) -> Any:
