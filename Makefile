@@ -99,6 +99,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.telemetry_state
 	$(BIN)/python -m benchmarks.ha
 	$(BIN)/python -m benchmarks.lab_scale
+	$(BIN)/python -m benchmarks.northbound
 
 # For users with Docker (no container engine is needed for anything above).
 docker-build:
