@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -85,9 +86,27 @@ def build(kube: Kube, *, controllers: bool = True) -> web.Application:
     return app
 
 
-def serve(*, kubeconfig: str | None, host: str, port: int) -> int:
+def tls(cert: str | None, key: str | None, client_ca: str | None) -> ssl.SSLContext | None:
+    """HTTPS with `cert`/`key`; with `client_ca`, client certificates signed by it are
+    accepted as identities (the cluster's client CA: the one in the kube-system ConfigMap
+    extension-apiserver-authentication, `client-ca-file`)."""
+    if not cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    if client_ca:
+        context.load_verify_locations(cafile=client_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def serve(
+    *, kubeconfig: str | None, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> int:
     from intentloop_api.kubeclient import KubeClient, load_connection
 
     kube = KubeClient(load_connection(kubeconfig))
-    web.run_app(build(kube), host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        build(kube), host=host, port=port, print=None, access_log=None, ssl_context=ssl_context
+    )
     return 0

@@ -1,6 +1,8 @@
 """Who is asking: Kubernetes authenticates, there is no second user database.
 
-A bearer token is checked with a TokenReview made by the component itself; the identity
+A bearer token is checked with a TokenReview made by the component itself (a client
+certificate, when the component serves TLS, is verified against the cluster's client CA
+by the TLS layer); the identity
 it returns (user, groups) is then *impersonated* on every call made for the request, so the
 API server's RBAC authorises each read and write in its namespace, and its admission
 policies see the real user. The token itself is never logged, stored or forwarded.
@@ -48,6 +50,21 @@ async def review(kube: Kube, token: str) -> Identity:
     )
 
 
+def certificate(request: web.Request) -> Identity | None:
+    """A client certificate the TLS layer verified against the cluster's client CA: as the
+    API server reads one, the common name is the user and each organisation a group."""
+    if request.transport is None:
+        return None
+    peer = request.transport.get_extra_info("peercert")
+    if not peer:
+        return None
+    names = [(k, v) for rdn in peer.get("subject", ()) for k, v in rdn]
+    user = next((v for k, v in names if k == "commonName"), "")
+    if not user:
+        return None
+    return Identity(username=user, groups=tuple(v for k, v in names if k == "organizationName"))
+
+
 def bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -61,7 +78,10 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
     if request.path in PUBLIC or request.path.startswith("/console/"):  # static files only
         response: web.StreamResponse = await handler(request)
         return response
-    request[IDENTITY] = await review(request.app[KUBE], bearer(request))
+    if "Authorization" not in request.headers and (who := certificate(request)) is not None:
+        request[IDENTITY] = who
+    else:
+        request[IDENTITY] = await review(request.app[KUBE], bearer(request))
     response = await handler(request)
     return response
 

@@ -115,7 +115,9 @@ async def _all_services(request: web.Request) -> list[dict[str, Any]]:
     kube, who = request.app[auth.KUBE], auth.identity(request)
     out = []
     for plural, kind in (("networkservices", "NetworkService"), ("networkslices", "NetworkSlice")):
-        for obj in await scope.list_objects(kube, who, plural):
+        for obj in await scope.list_objects(
+            kube, who, plural, namespace=request.query.get(scope.HINT)
+        ):
             out.append(service({**obj, "kind": kind}))
     return out
 

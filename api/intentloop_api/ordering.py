@@ -109,7 +109,12 @@ async def create_order(request: web.Request) -> web.Response:
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    objs = await scope.list_objects(request.app[auth.KUBE], auth.identity(request), "serviceorders")
+    objs = await scope.list_objects(
+        request.app[auth.KUBE],
+        auth.identity(request),
+        "serviceorders",
+        namespace=request.query.get(scope.HINT),
+    )
     return paging.respond(request, [orderviews.render(o) for o in objs])
 
 
@@ -186,7 +191,12 @@ async def get_cancel(request: web.Request) -> web.Response:
 
 
 async def list_cancels(request: web.Request) -> web.Response:
-    objs = await scope.list_objects(request.app[auth.KUBE], auth.identity(request), "serviceorders")
+    objs = await scope.list_objects(
+        request.app[auth.KUBE],
+        auth.identity(request),
+        "serviceorders",
+        namespace=request.query.get(scope.HINT),
+    )
     wanted = [o for o in objs if (o.get("spec") or {}).get("cancellationRequested")]
     return paging.respond(request, [_cancel_view(o) for o in wanted])
 

@@ -39,14 +39,25 @@ def home_namespace(who: Identity, asked: str | None = None) -> str:
     return ns
 
 
+HINT = "relatedParty.id"
+
+
 async def list_objects(
-    kube: Kube, who: Identity, plural: str, *, namespaced: bool = True, group: str = GROUP
+    kube: Kube,
+    who: Identity,
+    plural: str,
+    *,
+    namespaced: bool = True,
+    group: str = GROUP,
+    namespace: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Everything the caller may list: every namespace, or else its own — a
+    ServiceAccount's, or the one it names with the filter `relatedParty.id=<namespace>`."""
     version = VERSION if group == GROUP else "v1"
     try:
         reply = await kube.request("GET", path(plural, group=group, version=version), as_user=who)
     except KubeError as e:
-        own = who.service_account_namespace
+        own = namespace or who.service_account_namespace
         if e.status != 403 or not namespaced or own is None:
             raise
         reply = await kube.request(

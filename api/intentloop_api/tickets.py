@@ -78,7 +78,10 @@ def ticket(obj: dict[str, Any]) -> dict[str, Any]:
 
 async def list_tickets(request: web.Request) -> web.Response:
     objs = await scope.list_objects(
-        request.app[auth.KUBE], auth.identity(request), "troubletickets"
+        request.app[auth.KUBE],
+        auth.identity(request),
+        "troubletickets",
+        namespace=request.query.get(scope.HINT),
     )
     return paging.respond(request, [ticket(o) for o in objs])
 

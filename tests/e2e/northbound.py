@@ -7,7 +7,7 @@ import base64
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,14 @@ def sa_kubeconfig(cluster: Cluster, path: Path, bearer: str) -> Path:
 class Api:
     """A running `intentloop api`, restartable."""
 
-    def __init__(self, cluster: Cluster, workdir: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, workdir: Path, tls: Sequence[str] = (), verify: Any = True
+    ) -> None:
+        """`tls`: extra arguments (--tls-cert-file ...): then HTTPS, verified against the
+        cluster's CA (`verify`)."""
         self.port = controlplane.free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify = verify
         self.log = workdir / "api.log"
         service_account(cluster, INFRA, "intentloop-api")
         kubeconfig = sa_kubeconfig(
@@ -74,6 +79,7 @@ class Api:
             str(kubeconfig),
             "--port",
             str(self.port),
+            *tls,
         ]
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / d) for d in ROOTS)}
         self.proc = self.start()
@@ -93,7 +99,8 @@ class Api:
 
     def _ready(self) -> bool:
         try:
-            return requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
+            reply = requests.get(f"{self.base}/healthz", timeout=2, verify=self.verify)
+            return reply.status_code == 200
         except requests.RequestException:
             return False
 
@@ -113,14 +120,22 @@ class Api:
 class Caller:
     """A BSS or NOC client: TMF calls with its own Kubernetes token."""
 
-    def __init__(self, api: Api, bearer: str, namespace: str | None) -> None:
-        self.api, self.namespace = api, namespace
-        self.headers = {"Authorization": f"Bearer {bearer}"}
+    def __init__(
+        self, api: Api, bearer: str | None, namespace: str | None, cert: Any = None
+    ) -> None:
+        self.api, self.namespace, self.cert = api, namespace, cert
+        self.headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
     def call(self, method: str, path: str, **kw: Any) -> requests.Response:
         """One call; every TMF exchange is also checked against the specification."""
         reply = requests.request(
-            method, self.api.base + path, headers=self.headers, timeout=30, **kw
+            method,
+            self.api.base + path,
+            headers=self.headers,
+            timeout=30,
+            cert=self.cert,
+            verify=self.api.verify,
+            **kw,
         )
         if path.startswith("/tmf-api/") and tmf_specs.specs_dir() is not None:
             body = None if reply.status_code == 204 else reply.json()
