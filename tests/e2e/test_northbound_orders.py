@@ -181,3 +181,66 @@ def test_a_ticket_opened_by_hand_is_the_tenants_and_the_nocs_only(
     assert ticket["id"] in {t["id"] for t in the_noc.get(tickets).json()}
     assert other_tenant.get(f"{tickets}/{ticket['id']}").status_code == 403
     assert other_tenant.get(tickets).json() == []
+
+
+@pytest.mark.e2e
+def test_an_item_that_cannot_be_realised_fails_with_the_reason_and_the_order_is_partial(
+    operator: Operator, bss: Caller
+) -> None:
+    bad = item(2, "add", "nowhere", "r1", "r2")
+    bad["service"]["serviceCharacteristic"][1]["value"][1]["interface"] = "eth9"  # not its port
+    order = bss.post(ORDERS, {"serviceOrderItem": [item(1, "add", "fine", "r1", "r2"), bad]})
+    assert order.status_code == 201, order.text
+    ident = order.json()["id"]
+    wait_for(
+        lambda: _state(bss, ident) == "partial",
+        timeout=60,
+        what="order partial",
+        on_fail=lambda: bss.get(f"{ORDERS}/{ident}").text,
+    )
+    done = bss.get(f"{ORDERS}/{ident}").json()
+    assert [i["state"] for i in done["serviceOrderItem"]] == ["completed", "failed"]
+    assert done["errorMessage"]["reason"] == "PortNotAssigned"
+    assert "r2/eth9" in done["errorMessage"]["message"]
+    assert [i["id"] for i in done["errorMessage"]["serviceOrderItem"]] == ["2"]
+
+
+def _completed(bss: Caller, order: dict[str, Any]) -> dict[str, Any]:
+    reply = bss.post(ORDERS, order)
+    assert reply.status_code == 201, reply.text
+    ident = reply.json()["id"]
+    wait_for(
+        lambda: _state(bss, ident) == "completed",
+        timeout=60,
+        what=f"order {ident}",
+        on_fail=lambda: bss.get(f"{ORDERS}/{ident}").text,
+    )
+    return dict(bss.get(f"{ORDERS}/{ident}").json())
+
+
+@pytest.mark.e2e
+def test_a_service_is_modified_then_deleted_by_orders(
+    cluster: Cluster, operator: Operator, bss: Caller, namespace: str
+) -> None:
+    _completed(bss, {"serviceOrderItem": [item(1, "add", "grows", "r1", "r2")]})
+    change = {
+        "id": "1",
+        "action": "modify",
+        "service": {
+            "id": f"{namespace}.grows",
+            "serviceSpecification": {"id": "l2-p2p"},
+            "serviceCharacteristic": [{"name": "bandwidthMbps", "value": 20}],
+        },
+    }
+    _completed(bss, {"serviceOrderItem": [change]})
+    svc = cluster.custom.get_namespaced_custom_object(
+        "intentloop.io", "v1alpha1", namespace, "networkservices", "grows"
+    )
+    assert svc["spec"]["bandwidthMbps"] == 20
+    assert svc["status"]["observedGeneration"] == svc["metadata"]["generation"] == 2
+    inventory = bss.get(f"/tmf-api/serviceInventory/v4/service/{namespace}.grows").json()
+    assert {"name": "bandwidthMbps", "value": 20} in inventory["serviceCharacteristic"]
+    remove = {"id": "1", "action": "delete", "service": {"id": f"{namespace}.grows"}}
+    _completed(bss, {"serviceOrderItem": [remove]})
+    gone = bss.get(f"/tmf-api/serviceInventory/v4/service/{namespace}.grows")
+    assert gone.status_code == 404
