@@ -104,7 +104,9 @@ def serve(
     *, kubeconfig: str | None, host: str, port: int, ssl_context: ssl.SSLContext | None = None
 ) -> int:
     from intentloop_api.kubeclient import KubeClient, load_connection
+    from intentloop_operator import logs
 
+    logs.configure()
     kube = KubeClient(load_connection(kubeconfig))
     web.run_app(
         build(kube), host=host, port=port, print=None, access_log=None, ssl_context=ssl_context

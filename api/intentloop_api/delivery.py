@@ -10,7 +10,6 @@ a restarted component resends what changed after it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -22,8 +21,9 @@ import aiohttp
 
 from intentloop_api import events
 from intentloop_api.kubeclient import MERGE_PATCH, Kube, KubeError, path
+from intentloop_operator import logs
 
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 MAX_BACKOFF_S = 5.0
 SAVE_EVERY_S = 1.0
 
@@ -137,4 +137,6 @@ class Delivery:
             )
             self._saved_at, self._dirty = time.monotonic(), False
         except KubeError as e:
-            log.warning("hub.progress.save.failed %s/%s: %s", self.namespace, self.name, e)
+            log.warning(
+                "hub.progress.save.failed", namespace=self.namespace, name=self.name, error=str(e)
+            )

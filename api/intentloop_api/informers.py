@@ -9,16 +9,16 @@ at least once and in order per object.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 from intentloop_api.kubeclient import GROUP, VERSION, Kube, KubeError, path
+from intentloop_operator import logs
 
 Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 
 def revision(resource_version: str) -> int:
@@ -51,7 +51,7 @@ class Informer:
             try:
                 await listener(kind, obj)
             except Exception:  # one listener's bug must not stop the others' events
-                log.exception("informer.listener.failed", extra={"plural": self.plural})
+                log.exception("informer.listener.failed", plural=self.plural)
 
     async def _relist(self) -> str:
         reply = await self.kube.request("GET", self._path)
@@ -94,6 +94,6 @@ class Informer:
                 backoff = 0.2
                 await self._follow(rv)
             except (KubeError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
-                log.warning("informer.watch.failed %s: %s", self.plural, e)
+                log.warning("informer.watch.failed", plural=self.plural, error=str(e))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -10,7 +10,6 @@ CRs: after a restart the controller lists them and carries on where it stopped.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +17,11 @@ from intentloop_api import orderstates
 from intentloop_api.informers import Informer, key
 from intentloop_api.kubeclient import MERGE_PATCH, Kube, KubeError, path
 from intentloop_api.ordering import PLURALS, intent_body
+from intentloop_operator import logs
 
 ORDER_LABEL = "intentloop.io/service-order"
 ITEM_ANNOTATION = "intentloop.io/service-order-item"
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 
 def _now() -> str:
@@ -68,7 +68,7 @@ class OrderController:
             try:
                 await self.reconcile(order)
             except (KubeError, OSError) as e:
-                log.warning("order.reconcile.failed %s: %s", order_key, e)
+                log.warning("order.reconcile.failed", order=order_key, error=str(e))
                 await asyncio.sleep(1)
                 self._enqueue(order_key)
 

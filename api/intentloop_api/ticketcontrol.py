@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from intentloop_api import ticketing
 from intentloop_api.informers import Informer
 from intentloop_api.kubeclient import GROUP, MERGE_PATCH, VERSION, Kube, KubeError, path
+from intentloop_operator import logs
 
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 
 def _now() -> str:
@@ -41,7 +41,7 @@ class TicketController:
             try:
                 await self.reconcile()
             except (KubeError, OSError) as e:
-                log.warning("ticket.reconcile.failed: %s", e)
+                log.warning("ticket.reconcile.failed", error=str(e))
                 await asyncio.sleep(1)
                 self.wake.set()
             await self.wake.wait()
