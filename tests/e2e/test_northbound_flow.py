@@ -58,13 +58,24 @@ def listeners() -> Iterator[dict[str, Listener]]:
         listener.stop()
 
 
-def register(caller: Caller, listener: Listener, *apis: str) -> list[str]:
-    ids = []
+Hubs = list[tuple[Caller, str]]
+
+
+@pytest.fixture
+def hubs() -> Iterator[Hubs]:
+    """Registrations made by the test, removed by their owners afterwards (the NOC's live in
+    the component's namespace, not in the test's)."""
+    made: Hubs = []
+    yield made
+    for caller, path in made:
+        assert caller.call("DELETE", path).status_code == 204
+
+
+def register(hubs: Hubs, caller: Caller, listener: Listener, *apis: str) -> None:
     for name in apis:
         reply = caller.post(HUBS[name], {"callback": listener.url})
         assert reply.status_code == 201, reply.text
-        ids.append(reply.json()["id"])
-    return ids
+        hubs.append((caller, f"{HUBS[name]}/{reply.json()['id']}"))
 
 
 def _services_active(bss: Caller) -> int:
@@ -82,10 +93,11 @@ def test_the_bss_flow_as_tenant_and_noc(
     the_noc: Caller,
     namespace: str,
     listeners: dict[str, Listener],
+    hubs: Hubs,
 ) -> None:
     tenant, noc_listener = listeners["tenant"], listeners["noc"]
-    register(bss, tenant, "serviceOrdering", "serviceInventory", "alarm", "troubleTicket")
-    register(the_noc, noc_listener, "alarm", "troubleTicket")
+    register(hubs, bss, tenant, "serviceOrdering", "serviceInventory", "alarm", "troubleTicket")
+    register(hubs, the_noc, noc_listener, "alarm", "troubleTicket")
     # A tenant may not register for what it may not read.
     refused = bss.post("/tmf-api/resourceInventoryManagement/v4/hub", {"callback": tenant.url})
     assert refused.status_code == 403, refused.text
