@@ -25,6 +25,7 @@ BASES = {
     "troubleTicket": "/tmf-api/troubleTicket/v4",
 }
 INFORMERS = web.AppKey("hub-informers", dict)
+CLUSTER_SCOPED = frozenset({"devices", "links"})
 
 
 def home() -> str:
@@ -43,7 +44,8 @@ async def _where(request: web.Request, api: str) -> tuple[str, bool]:
     if await auth.can(kube, who, "list", plural):
         return home(), True
     own = who.service_account_namespace
-    if own and await auth.can(kube, who, "list", plural, own):
+    namespaced = plural not in CLUSTER_SCOPED
+    if namespaced and own and await auth.can(kube, who, "list", plural, own):
         return own, False
     raise errors.ApiError(
         403,

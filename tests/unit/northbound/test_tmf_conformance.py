@@ -162,13 +162,22 @@ async def test_trouble_ticket_operations_conform(client: TestClient[Any, Any]) -
 
 
 async def test_hub_operations_conform(client: TestClient[Any, Any]) -> None:
-    for base in (SO, SI, AL, TT):
+    for base, token in (
+        (SO, "tenant-token"),
+        (SI, "tenant-token"),
+        (AL, "tenant-token"),
+        (TT, "tenant-token"),
+        (RI, "noc-token"),
+    ):
         status, sub, _ = await exchange(
-            client, "POST", f"{base}/hub", {"callback": "http://bss.example/listener"}
+            client, "POST", f"{base}/hub", {"callback": "http://bss.example/listener"}, token=token
         )
         assert status == 201 and sub["callback"] == "http://bss.example/listener"
-        status, _, _ = await exchange(client, "DELETE", f"{base}/hub/{sub['id']}")
+        status, _, _ = await exchange(client, "DELETE", f"{base}/hub/{sub['id']}", token=token)
         assert status == 204
+    # A tenant may not be told about the inventory it may not read.
+    status, error, _ = await exchange(client, "POST", f"{RI}/hub", {"callback": "http://x/y"})
+    assert status == 403 and error["message"].startswith("callback:")
 
 
 def test_event_payloads_conform(kube: FakeKube) -> None:
