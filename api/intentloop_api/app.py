@@ -22,6 +22,7 @@ from intentloop_api import (
     notifier,
     ordercontrol,
     ordering,
+    telemetry,
     ticketcontrol,
     tickets,
 )
@@ -74,10 +75,11 @@ def _background(kube: Kube, extensions: list[Extension]) -> Any:
 
 def build(kube: Kube, *, controllers: bool = True) -> web.Application:
     """The application; `controllers=False` serves the API only (unit tests)."""
-    app = web.Application(middlewares=[errors.tmf_errors, auth.authenticate])
+    app = web.Application(middlewares=[telemetry.measure, errors.tmf_errors, auth.authenticate])
     app[auth.KUBE] = kube
     app[INFORMERS] = {plural: Informer(kube, plural) for plural in WATCHED}
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", telemetry.metrics)
     app[consoleapi.STREAMS] = set()
     for module in (ordering, inventory, alarmtasks, tickets, hub, console, consoleapi):
         app.router.add_routes(module.routes())

@@ -20,9 +20,9 @@ from intentloop_api.kubeclient import Identity, Kube
 IDENTITY = web.RequestKey("identity", Identity)
 KUBE = web.AppKey("kube", Kube)  # type: ignore[type-abstract]
 
-# Paths anyone may fetch: the probe and the console's static page (its data is fetched
-# through the authenticated API).
-PUBLIC = ("/healthz", "/console")
+# Paths anyone may fetch: the probe, the metrics (counts only) and the console's static
+# page (its data is fetched through the authenticated API).
+PUBLIC = ("/healthz", "/metrics", "/console")
 
 
 def unauthorised(message: str) -> errors.ApiError:

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from intentloop_api import events
+from intentloop_api import events, telemetry
 from intentloop_api.kubeclient import MERGE_PATCH, Kube, KubeError, path
 from intentloop_operator import logs
 
@@ -37,6 +37,8 @@ class Event:
     event_type: str
     body: dict[str, Any]
     revision: int
+    api: str = ""
+    made: float = 0.0
 
 
 def make(notified: events.Notified, event_type: str, view: dict[str, Any], rv: int) -> Event:
@@ -46,7 +48,7 @@ def make(notified: events.Notified, event_type: str, view: dict[str, Any], rv: i
         "eventType": event_type,
         "event": {notified.resource: view},
     }
-    return Event(event_type, body, rv)
+    return Event(event_type, body, rv, notified.api, time.monotonic())
 
 
 class Delivery:
@@ -92,9 +94,14 @@ class Delivery:
             try:
                 await self._post(event)
                 self.failures, self.delivered = 0, self.delivered + 1
+                telemetry.EVENTS_DELIVERED_TOTAL.labels(event.api).inc()
+                telemetry.EVENT_DELIVERY_SECONDS.labels(event.api).observe(
+                    time.monotonic() - event.made
+                )
                 return
             except (aiohttp.ClientError, OSError, TimeoutError) as e:
                 self.failures += 1
+                telemetry.EVENT_ATTEMPTS_FAILED_TOTAL.labels(event.api).inc()
                 self.last_error = f"{type(e).__name__}: {e}"[:1024]
                 if self.failures in (1, 10) or self.failures % 100 == 0:
                     await self._save(force=True)

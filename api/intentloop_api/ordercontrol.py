@@ -13,7 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from intentloop_api import orderstates
+from intentloop_api import orderstates, telemetry
 from intentloop_api.informers import Informer, key
 from intentloop_api.kubeclient import MERGE_PATCH, Kube, KubeError, path
 from intentloop_api.ordering import PLURALS, intent_body
@@ -164,6 +164,7 @@ class OrderController:
             new["startDate"] = _now()
         if state in orderstates.FINAL and not new.get("completionDate"):
             new["completionDate"] = _now()
+            telemetry.ORDERS_TOTAL.labels(state).inc()
         new["observedGeneration"] = order["metadata"].get("generation")
         if new == old:
             return

@@ -9,7 +9,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from intentloop_api import ticketing
+from intentloop_api import telemetry, ticketing
 from intentloop_api.informers import Informer
 from intentloop_api.kubeclient import GROUP, MERGE_PATCH, VERSION, Kube, KubeError, path
 from intentloop_operator import logs
@@ -122,6 +122,7 @@ class TicketController:
             "statusChangeDate": _now(),
         }
         status["resolutionDate"] = _now() if state == "resolved" else None
+        telemetry.TICKETS_TOTAL.labels("resolved" if state == "resolved" else "opened").inc()
         written = await self.kube.request(
             "PATCH",
             path("troubletickets", namespace=meta["namespace"], name=meta["name"], sub="status"),

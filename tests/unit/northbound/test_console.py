@@ -38,3 +38,14 @@ async def test_the_noc_and_a_tenant_get_their_own_views(client: TestClient[Any, 
         "/console-api/topology.svg", headers={"Authorization": "Bearer noc-token"}
     )
     assert picture.status == 200 and (await picture.text()).lstrip().startswith("<")
+
+
+async def test_metrics_count_requests_by_api_without_naming_anyone(
+    client: TestClient[Any, Any],
+) -> None:
+    await client.get(
+        "/tmf-api/serviceInventory/v4/service", headers={"Authorization": "Bearer tenant-token"}
+    )
+    text = await (await client.get("/metrics")).text()
+    assert 'intentloop_api_request_seconds_count{api="serviceInventory",method="GET",' in text
+    assert TENANT not in text and "bss" not in text
