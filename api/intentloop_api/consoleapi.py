@@ -3,7 +3,7 @@ recent transactions with their per-device diffs, and a server-sent event stream 
 *that* something changed (the page then reads it through the TMF APIs, as the caller).
 
 The stream carries kinds only, never objects, and only about what the caller may list:
-every namespace for the NOC, its own namespace (and the inventory) for a tenant.
+every namespace and the inventory for the NOC, its own namespace for a tenant.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ class Stream:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
 
     def offer(self, plural: str, namespace: str | None) -> None:
-        if self.namespace is not None and namespace not in (None, self.namespace):
-            return
+        if self.namespace is not None and namespace != self.namespace:
+            return  # a tenant hears of its own namespace only (not even of the inventory)
         with contextlib.suppress(asyncio.QueueFull):  # a slow page misses nothing it needs:
             self.queue.put_nowait(plural)  # it reloads everything on the next signal
 

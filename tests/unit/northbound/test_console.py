@@ -49,3 +49,14 @@ async def test_metrics_count_requests_by_api_without_naming_anyone(
     text = await (await client.get("/metrics")).text()
     assert 'intentloop_api_request_seconds_count{api="serviceInventory",method="GET",' in text
     assert TENANT not in text and "bss" not in text
+
+
+def test_a_tenants_stream_hears_of_its_own_namespace_only() -> None:
+    from intentloop_api.consoleapi import Stream
+
+    tenant, noc = Stream(TENANT), Stream(None)
+    for stream in (tenant, noc):
+        stream.offer("alarms", TENANT)
+        stream.offer("alarms", "tenant-b")
+        stream.offer("links", None)
+    assert tenant.queue.qsize() == 1 and noc.queue.qsize() == 3
