@@ -35,6 +35,8 @@ class OrderController:
         self.intents = {kind: informers[plural] for kind, plural in PLURALS.items()}
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.pending: set[str] = set()
+        # (namespace, intent name) → open orders about it: an intent's change wakes those only
+        self.open_orders: dict[tuple[str, str], set[str]] = {}
         self.orders.listeners.append(self._order_changed)
         for informer in self.intents.values():
             informer.listeners.append(self._intent_changed)
@@ -45,18 +47,23 @@ class OrderController:
             self.queue.put_nowait(order_key)
 
     async def _order_changed(self, kind: str, obj: dict[str, Any]) -> None:
-        if kind != "DELETED":
-            self._enqueue(key(obj))
+        order_key, ns = key(obj), obj["metadata"].get("namespace", "")
+        done = kind == "DELETED" or (obj.get("status") or {}).get("state") in orderstates.FINAL
+        for item in (obj.get("spec") or {}).get("items", []):
+            about = self.open_orders.setdefault((ns, item["name"]), set())
+            if done:
+                about.discard(order_key)
+                if not about:
+                    del self.open_orders[(ns, item["name"])]
+            else:
+                about.add(order_key)
+        if not done:
+            self._enqueue(order_key)
 
     async def _intent_changed(self, kind: str, obj: dict[str, Any]) -> None:
-        ns, name = obj["metadata"].get("namespace"), obj["metadata"]["name"]
-        for order_key, order in list(self.orders.cache.items()):
-            if order["metadata"].get("namespace") != ns:
-                continue
-            if (order.get("status") or {}).get("state") in orderstates.FINAL:
-                continue
-            if any(i["name"] == name for i in (order.get("spec") or {}).get("items", [])):
-                self._enqueue(order_key)
+        ns, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+        for order_key in list(self.open_orders.get((ns, name), ())):
+            self._enqueue(order_key)
 
     async def run(self) -> None:
         while True:

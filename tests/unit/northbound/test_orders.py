@@ -245,3 +245,22 @@ def test_a_slice_is_ordered_with_its_own_characteristics() -> None:
     )
     with pytest.raises(errors.ApiError, match=r"serviceCharacteristic\[bandwidthMbps\]"):
         orderforms.translate(order, TENANT)
+
+
+async def test_an_intent_change_wakes_only_the_open_orders_about_it(kube: FakeKube) -> None:
+    controller, _ = _controller(kube)
+    spec = {"items": [{"id": "1", "action": "add", "kind": "NetworkService", "name": "web"}]}
+    await controller._order_changed("ADDED", obj("ServiceOrder", "open", TENANT, spec))
+    await controller._order_changed(
+        "ADDED", obj("ServiceOrder", "done", TENANT, spec, {"state": "completed"})
+    )
+    while not controller.queue.empty():
+        controller.queue.get_nowait()
+    controller.pending.clear()
+    await controller._intent_changed("MODIFIED", obj("NetworkService", "web", TENANT, {}))
+    await controller._intent_changed("MODIFIED", obj("NetworkService", "other", TENANT, {}))
+    assert controller.pending == {f"{TENANT}/open"}
+    await controller._order_changed(
+        "MODIFIED", obj("ServiceOrder", "open", TENANT, spec, {"state": "completed"})
+    )
+    assert controller.open_orders == {}
