@@ -21,6 +21,7 @@ from intentloop_operator import logs
 
 ORDER_LABEL = "intentloop.io/service-order"
 ITEM_ANNOTATION = "intentloop.io/service-order-item"
+WORKERS = 4
 log = logs.get(__name__)
 
 
@@ -35,6 +36,8 @@ class OrderController:
         self.intents = {kind: informers[plural] for kind, plural in PLURALS.items()}
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.pending: set[str] = set()
+        self.active: set[str] = set()
+        self.again: set[str] = set()
         # (namespace, intent name) → open orders about it: an intent's change wakes those only
         self.open_orders: dict[tuple[str, str], set[str]] = {}
         self.orders.listeners.append(self._order_changed)
@@ -66,17 +69,31 @@ class OrderController:
             self._enqueue(order_key)
 
     async def run(self) -> None:
+        await asyncio.gather(*(self._worker() for _ in range(WORKERS)))
+
+    async def _worker(self) -> None:
+        """Orders are carried out side by side, but one order by one worker at a time: a
+        key woken while in hand is taken up again once its worker is done."""
         while True:
             order_key = await self.queue.get()
             self.pending.discard(order_key)
+            if order_key in self.active:
+                self.again.add(order_key)
+                continue
             order = self.orders.cache.get(order_key)
             if order is None:
                 continue
+            self.active.add(order_key)
             try:
                 await self.reconcile(order)
             except (KubeError, OSError) as e:
                 log.warning("order.reconcile.failed", order=order_key, error=str(e))
                 await asyncio.sleep(1)
+                self.again.add(order_key)
+            finally:
+                self.active.discard(order_key)
+            if order_key in self.again:
+                self.again.discard(order_key)
                 self._enqueue(order_key)
 
     def _intent(self, kind: str, ns: str, name: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@ and the controller carrying an order out against the in-memory API server."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -264,3 +265,30 @@ async def test_an_intent_change_wakes_only_the_open_orders_about_it(kube: FakeKu
         "MODIFIED", obj("ServiceOrder", "open", TENANT, spec, {"state": "completed"})
     )
     assert controller.open_orders == {}
+
+
+async def test_one_order_is_in_one_workers_hands_at_a_time(kube: FakeKube) -> None:
+    controller, informers = _controller(kube)
+    informers["serviceorders"].cache[f"{TENANT}/o"] = obj("ServiceOrder", "o", TENANT, {})
+    running, release, calls = asyncio.Event(), asyncio.Event(), []
+
+    async def reconcile(order: dict[str, Any]) -> None:
+        calls.append(len(controller.active))
+        running.set()
+        await release.wait()
+
+    controller.reconcile = reconcile  # type: ignore[method-assign]
+    task = asyncio.create_task(controller.run())
+    controller._enqueue(f"{TENANT}/o")
+    await running.wait()
+    controller._enqueue(f"{TENANT}/o")  # woken again while in hand
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert calls == [1]  # not taken by a second worker meanwhile
+    release.set()
+    for _ in range(50):
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert calls == [1, 1]  # taken up again once its worker was done
