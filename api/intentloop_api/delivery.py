@@ -143,7 +143,7 @@ class Delivery:
                 "PATCH", target, body={"status": status}, content_type=MERGE_PATCH
             )
             self._saved_at, self._dirty = time.monotonic(), False
-        except KubeError as e:
+        except (KubeError, aiohttp.ClientError, OSError, TimeoutError) as e:
             log.warning(
                 "hub.progress.save.failed", namespace=self.namespace, name=self.name, error=str(e)
             )

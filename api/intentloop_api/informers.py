@@ -12,9 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-
-from intentloop_api.kubeclient import GROUP, VERSION, Kube, KubeError, path
+from intentloop_api.kubeclient import GROUP, VERSION, Kube, path
 from intentloop_operator import logs
 
 Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -93,7 +91,7 @@ class Informer:
                 rv = await self._relist()
                 backoff = 0.2
                 await self._follow(rv)
-            except (KubeError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
+            except Exception as e:  # a cache must outlive any one failure: list again
                 log.warning("informer.watch.failed", plural=self.plural, error=str(e))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -86,8 +86,8 @@ class OrderController:
             self.active.add(order_key)
             try:
                 await self.reconcile(order)
-            except (KubeError, OSError) as e:
-                log.warning("order.reconcile.failed", order=order_key, error=str(e))
+            except Exception as e:  # the worker must outlive any one order
+                log.warning("order.reconcile.failed", order=order_key, error=repr(e))
                 await asyncio.sleep(1)
                 self.again.add(order_key)
             finally:
@@ -123,6 +123,8 @@ class OrderController:
                 await self.kube.request("DELETE", target)
                 return state
         except KubeError as e:
+            if e.status >= 500 or e.status == 429:
+                raise  # the API server's trouble, not the item's: tried again
             if item["action"] == "delete" and e.status == 404:
                 return state
             reason = str(e.body.get("reason") or "ApiError")

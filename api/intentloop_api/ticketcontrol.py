@@ -40,8 +40,8 @@ class TicketController:
             self.wake.clear()
             try:
                 await self.reconcile()
-            except (KubeError, OSError) as e:
-                log.warning("ticket.reconcile.failed", error=str(e))
+            except Exception as e:  # the loop must outlive any one pass
+                log.warning("ticket.reconcile.failed", error=repr(e))
                 await asyncio.sleep(1)
                 self.wake.set()
             await self.wake.wait()

@@ -10,6 +10,7 @@ import pytest
 
 from intentloop_api import errors, orderforms, orderstates
 from intentloop_api.informers import Informer
+from intentloop_api.kubeclient import KubeError
 from intentloop_api.ordercontrol import ORDER_LABEL, OrderController
 from tests.unit.northbound.conftest import ENDS, TENANT, obj
 from tests.unit.northbound.fakekube import FakeKube
@@ -292,3 +293,43 @@ async def test_one_order_is_in_one_workers_hands_at_a_time(kube: FakeKube) -> No
         await asyncio.sleep(0.01)
     task.cancel()
     assert calls == [1, 1]  # taken up again once its worker was done
+
+
+async def test_an_api_server_hiccup_does_not_fail_an_item(kube: FakeKube) -> None:
+    kube.add(
+        "serviceorders",
+        obj(
+            "ServiceOrder",
+            "order-3",
+            TENANT,
+            {
+                "items": [
+                    {
+                        "id": "1",
+                        "action": "add",
+                        "kind": "NetworkService",
+                        "name": "later",
+                        "service": {"endpoints": ENDS, "bandwidthMbps": 5},
+                    }
+                ]
+            },
+        ),
+    )
+    controller, informers = _controller(kube)
+    await _sync(informers)
+    real = kube.request
+
+    async def unavailable(method: str, path: str, **kw: Any) -> dict[str, Any]:
+        if method == "POST":
+            raise KubeError(503, {"message": "etcd leader changed"})
+        return await real(method, path, **kw)
+
+    kube.request = unavailable  # type: ignore[method-assign]
+    with pytest.raises(KubeError):
+        await controller.reconcile(informers["serviceorders"].cache[f"{TENANT}/order-3"])
+    kube.request = real  # type: ignore[method-assign]
+    await controller.reconcile(informers["serviceorders"].cache[f"{TENANT}/order-3"])
+    status = kube.objects[
+        f"/apis/intentloop.io/v1alpha1/namespaces/{TENANT}/serviceorders/order-3"
+    ]["status"]
+    assert [i["state"] for i in status["items"]] == ["inProgress"]
