@@ -20,6 +20,7 @@ GROUP = "intentloop.io"
 VERSION = "v1alpha1"
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+WATCH_LINE = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class KubeClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(ssl=self._conn.ssl_context, limit=32)
-            self._session = aiohttp.ClientSession(connector=connector)
+            # A watch event is one line: objects up to the API server's own limit fit.
+            self._session = aiohttp.ClientSession(connector=connector, read_bufsize=WATCH_LINE)
         return self._session
 
     def _headers(self, as_user: Identity | None, content_type: str) -> dict[str, str]:
@@ -158,8 +160,14 @@ class KubeClient:
             timeout=self._timeout,
         ) as reply:
             text = await reply.text()
-            payload: dict[str, Any] = json.loads(text) if text else {}
-            if not 200 <= reply.status <= 299:
+            ok = 200 <= reply.status <= 299
+            try:
+                payload: dict[str, Any] = json.loads(text) if text else {}
+            except ValueError:
+                if ok:
+                    raise
+                payload = {"message": text[:1024]}  # a proxy's or a dying server's page
+            if not ok:
                 raise KubeError(reply.status, payload)
             return payload
 
