@@ -52,14 +52,16 @@ async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | N
         found = drift.deviations(desired, running, ignore=IGNORED_LEAVES)
         if not found:
             rt.drift.pop(name, None)
-            await _record(name, [], repaired=False)
+            if name in rt.desired:  # else no DeviceConfig exists to record it on
+                await _record(name, [], repaired=False)
             return {"inSync": True}
         if spec.drift_policy == "repair":
             return await _repair(rt, pool, name, desired, found)
     summary = "; ".join(f"{d.path}: {d.actual}" for d in found[:3])
     rt.drift[name] = f"{len(found)} deviation(s): {summary}"[:1000]
     rt.wake.set()
-    await _record(name, found, repaired=False)
+    if name in rt.desired:
+        await _record(name, found, repaired=False)
     log.warning("drift.reported", device=name, deviations=len(found))
     return {"inSync": False}
 

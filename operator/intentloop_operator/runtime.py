@@ -76,6 +76,7 @@ class Runtime:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     waiting: WaitList = field(default_factory=WaitList)  # services waiting on the world
+    heard: dict[str, float] = field(default_factory=dict)  # device -> last telemetry (monotonic)
     resumption: Resumption = field(default_factory=Resumption)  # start-up, see `resumption`
 
     def lock(self, device: str) -> asyncio.Lock:

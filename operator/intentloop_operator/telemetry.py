@@ -49,6 +49,7 @@ def ingest(rt: Runtime, device: str, update: TelemetryUpdate) -> None:
 
 
 def ingest_value(rt: Runtime, device: str, path: str, value: Value) -> None:
+    rt.heard[device] = time.monotonic()  # a live stream: the device answers (see `devices`)
     m = _INTERFACE.match(path)
     if m is None:
         return
@@ -116,6 +117,7 @@ async def device_telemetry(
             log.info("telemetry.collector.lost", device=name, error=str(e)[:200])
         except (DeviceError, ValueError, kube.SecretUnavailable, OSError) as e:
             log.info("telemetry.stream.broken", device=name, error=str(e)[:200])
+            rt.heard.pop(name, None)
             # A device whose stream breaks is treated as unreachable at once (routing and
             # alarms need not wait for the next probe); the probe confirms or restores it.
             state = rt.topology.device(name)
