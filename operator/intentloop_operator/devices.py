@@ -29,11 +29,15 @@ from intentloop_operator import kube, logs, metrics
 
 # How often reachability is re-checked (also the retry interval for unreachable devices).
 PROBE_INTERVAL_S = float(os.environ.get("INTENTLOOP_DEVICE_PROBE_INTERVAL", "20"))
-# A reachable device is declared unreachable only after this many probes in a row failed
-# for a transient reason (a timeout on a device busy with a large commit is not an outage);
-# a broken telemetry stream still marks it unreachable at once (see `telemetry`).
+# A reachable device is declared unreachable only after probes failed for a transient
+# reason for this long without a good one between (and at least twice): a timeout on a
+# device busy with a large commit, or two probes landing together while the operator
+# starts under load, is not an outage. Misses are counted in time, not in number. A broken
+# telemetry stream still marks it unreachable at once (see `telemetry`).
+UNREACHABLE_AFTER_S = float(os.environ.get("INTENTLOOP_DEVICE_UNREACHABLE_AFTER", PROBE_INTERVAL_S))
 MISSES_BEFORE_UNREACHABLE = 2
-_misses: dict[str, int] = {}
+_misses: dict[str, tuple[int, float]] = {}  # device -> (failed probes in a row, first at)
+clock = time.monotonic
 MAX_CAPABILITIES = 64
 
 log = logs.get("intentloop.devices")
@@ -145,8 +149,9 @@ async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
         status = _status(body, {"reachable": False}, False, reason, str(e)[:1000])
     except DeviceError as e:
         outcome = "unreachable"
-        misses = _misses[name] = _misses.get(name, 0) + 1
-        if body.status.get("reachable") and misses < MISSES_BEFORE_UNREACHABLE:
+        misses, since = _misses.get(name, (0, clock()))
+        _misses[name] = (misses := misses + 1, since)
+        if body.status.get("reachable") and not _outage(misses, since):
             bound.info("device.probe.missed", misses=misses, error=str(e)[:200])
             metrics.RECONCILE_SECONDS.labels("Device", "missed").observe(
                 time.perf_counter() - started
@@ -164,6 +169,11 @@ async def reconcile(name: str, body: kopf.Body, patch: kopf.Patch) -> None:
     metrics.RECONCILE_SECONDS.labels("Device", outcome).observe(time.perf_counter() - started)
 
 
+def _outage(misses: int, since: float) -> bool:
+    """Whether failed probes in a row add up to an outage: enough of them, over long enough."""
+    return misses >= MISSES_BEFORE_UNREACHABLE and clock() - since >= UNREACHABLE_AFTER_S
+
+
 def noticeable(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether a new status differs in anything but `lastSeen`: a probe that finds the
     device as it was writes nothing (freshness is a metric, `metrics.FRESHNESS`), so an
@@ -171,7 +181,9 @@ def noticeable(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     return any(before.get(k) != v for k, v in after.items() if k != "lastSeen")
 
 
-@kopf.on.resume(GROUP, VERSION, "devices", id="device-resume")
+# One probe owner per device: the timer (it fires as soon as the operator sees the device,
+# then every interval). No resume handler: at start-up it would probe a second time at
+# the same moment, under the start-up load, and two misses would land together.
 @kopf.on.create(GROUP, VERSION, "devices", id="device-create")
 @kopf.on.update(GROUP, VERSION, "devices", id="device-update", field="spec")
 async def device_changed(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
@@ -179,8 +191,22 @@ async def device_changed(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any
 
 
 @kopf.timer(GROUP, VERSION, "devices", id="device-probe", interval=PROBE_INTERVAL_S)
-async def device_probe(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def device_probe(
+    name: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    if body.status.get("reachable") and streaming(getattr(memo, "runtime", None), name):
+        metrics.FRESHNESS.seen("probe", name, PROBE_INTERVAL_S)
+        _misses.pop(name, None)
+        return  # its telemetry stream answered within the interval: no session to open
     await reconcile(name, body, patch)
+
+
+def streaming(rt: Any, name: str) -> bool:
+    """Whether the device's telemetry stream delivered within the last probe interval: a
+    device that streams answers, so an idle fleet opens no probe session per device (a TLS
+    or SSH handshake each) — reachability from the telemetry stream, probes otherwise."""
+    heard = None if rt is None else rt.heard.get(name)
+    return heard is not None and time.monotonic() - heard < PROBE_INTERVAL_S
 
 
 @kopf.on.delete(GROUP, VERSION, "devices", id="device-delete", optional=True)

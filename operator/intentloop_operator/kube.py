@@ -34,7 +34,14 @@ def api_client() -> Any:
         kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=os.environ.get("KUBECONFIG")
         )
-    return kubernetes.client.ApiClient()
+    config = kubernetes.client.Configuration.get_default_copy()
+    # As many pooled connections as threads that make calls (the operator's executor):
+    # with the default (5 per core) a start-up burst discarded connections by the hundred.
+    config.connection_pool_maxsize = POOL_SIZE
+    return kubernetes.client.ApiClient(config)
+
+
+POOL_SIZE = 32
 
 
 def core() -> Any:

@@ -130,7 +130,8 @@ REGISTRY.register(FRESHNESS)
 
 
 class _State:
-    healthy = threading.Event()
+    healthy = threading.Event()  # alive: the process runs its event loop
+    ready = threading.Event()  # handling changes: runtime loaded, resume passes done
 
 
 def mark_healthy(healthy: bool = True) -> None:
@@ -138,6 +139,14 @@ def mark_healthy(healthy: bool = True) -> None:
         _State.healthy.set()
     else:
         _State.healthy.clear()
+        _State.ready.clear()
+
+
+def mark_ready(ready: bool = True) -> None:
+    if ready:
+        _State.ready.set()
+    else:
+        _State.ready.clear()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,6 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/healthz"):
             ok = _State.healthy.is_set()
             body, ctype, code = (b"ok\n" if ok else b"starting\n"), "text/plain", 200 if ok else 503
+        elif self.path.startswith("/readyz"):
+            ok = _State.ready.is_set() and _State.healthy.is_set()
+            body, ctype, code = (b"ok\n" if ok else b"resuming\n"), "text/plain", 200 if ok else 503
         else:
             body, ctype, code = b"not found\n", "text/plain", 404
         self.send_response(code)
@@ -160,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Start /metrics and /healthz in a daemon thread; port 0 picks a free one."""
+    """Start /metrics, /healthz and /readyz in a daemon thread; port 0 picks a free one."""
     server = ThreadingHTTPServer((host, port), _Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

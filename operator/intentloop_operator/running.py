@@ -49,7 +49,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.lifetime = PEERING_LIFETIME_S
     # Kubernetes client calls run in threads: a pool big enough that slow device calls
     # elsewhere never starve status writes (the default is cores + 4).
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=kube.POOL_SIZE))
     # Device sessions (ncclient, paramiko, gRPC) live in threads that wait for the GIL each
     # time a reply arrives; at the default 5 ms switch interval a NETCONF RPC of a few
     # handoffs waits tens of ms behind a busy event loop. Hand the GIL over sooner.

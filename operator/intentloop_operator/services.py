@@ -276,6 +276,32 @@ def _reason_changed(body: Mapping[str, Any], reason: str) -> bool:
 
 
 @kopf.on.resume(GROUP, VERSION, "networkservices", id="service-resume")
+async def service_resumed(
+    started: datetime,
+    namespace: str | None,
+    name: str,
+    uid: str,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    """After a restart: adopt the service as stored when the devices carry it (nothing is
+    sent, nothing written), else one full pass (see `resumption`)."""
+    rt: Runtime = memo.runtime
+    owner = service_owner(namespace or "", name)
+    try:
+        with logs.bound(kind="NetworkService", namespace=namespace, name=name):
+            async with rt.service_lock(owner):
+                if rt.resumption.adoptable(owner, body, rt.link_ends_by_name()):
+                    rt.resumption.adopted += 1
+                    return
+                rt.resumption.recomputed += 1
+                await reconcile(namespace or "", name, uid, body, patch, memo, started)
+    finally:
+        rt.resumption.done(owner)
+
+
 @kopf.on.create(GROUP, VERSION, "networkservices", id="service-create")
 @kopf.on.update(GROUP, VERSION, "networkservices", id="service-update", field="spec")
 async def service_changed(
@@ -290,6 +316,7 @@ async def service_changed(
 ) -> None:
     rt: Runtime = memo.runtime
     owner = service_owner(namespace or "", name)
+    rt.resumption.done(owner)  # changed while we were away: a full pass, not a resume
     with logs.bound(kind="NetworkService", namespace=namespace, name=name):
         async with rt.service_lock(owner):
             if rt.waiting.healed.pop(owner, None) == (uid, body.metadata.get("generation")):
@@ -307,14 +334,16 @@ async def service_deleted(
     rt: Runtime = memo.runtime
     namespace = namespace or ""
     owner = service_owner(namespace, name)
+    rt.resumption.done(owner)
     async with rt.service_lock(owner):
         rt.services.pop(owner, None)  # assurance and healing leave it alone from now on
         rt.repath.discard(owner)
         rt.waiting.forget(owner)
         intent = changes.IntentRef("NetworkService", namespace, name)
         applied = await changes.apply(rt, memo.sessions, intent, {})
-        if not applied.ok:
-            raise kopf.TemporaryError(f"removing config: {applied.reason()}", delay=RETRY_DELAY_S)
+        if not applied.ok:  # kopf keeps this message in the tenant-readable status
+            why = _own_words(rt, namespace, applied.reason())
+            raise kopf.TemporaryError(f"removing config: {why}", delay=RETRY_DELAY_S)
         await allocations.release(rt.allocations, owner)
         routing.release(rt, namespace, name)
         rt.failed_transactions.pop(owner, None)

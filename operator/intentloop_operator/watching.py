@@ -25,6 +25,7 @@ from intentloop_operator import (
     logs,
     metrics,
     ports,
+    resumption,
     telemetry,
 )
 from intentloop_operator.runtime import Runtime
@@ -65,6 +66,9 @@ async def load_runtime(memo: kopf.Memo, **_: Any) -> None:
         asyncio.create_task(telemetry.link_status_writer(rt, memo.stop), name="link-status"),
         asyncio.create_task(desired.follow(rt, memo.stop), name="follow-deviceconfigs"),
         asyncio.create_task(healing.run(rt, memo.batcher, memo.stop), name="healing"),
+        asyncio.create_task(
+            resumption.announce_ready(rt.resumption, metrics.mark_ready, memo.stop), name="ready"
+        ),
     ]
     log.info("runtime.loaded", devices=len(lists[0]), links=len(lists[1]), services=len(lists[4]))
 

@@ -1,4 +1,4 @@
-"""A reachable device is declared unreachable only after consecutive failed probes."""
+"""A reachable device is declared unreachable only after failed probes over time."""
 
 from __future__ import annotations
 
@@ -19,9 +19,21 @@ def _body(reachable: bool | None) -> kopf.Body:
     return kopf.Body(cast(Any, raw))
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(autouse=True)
-def _fresh() -> None:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     devices._misses.clear()
+    fake = Clock()
+    monkeypatch.setattr(devices, "clock", fake)
+    monkeypatch.setattr(devices, "UNREACHABLE_AFTER_S", 20.0)
+    return fake
 
 
 def _observing(monkeypatch: pytest.MonkeyPatch, outcomes: list[Exception | None]) -> None:
@@ -40,22 +52,41 @@ async def _probe(reachable: bool | None) -> dict[str, Any]:
     return dict(patch.get("status", {}))
 
 
-async def test_one_timeout_keeps_a_reachable_device_reachable_two_do_not(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_one_timeout_keeps_a_reachable_device_reachable_two_an_interval_apart_do_not(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     timeout = TransientDeviceError("r9", "timed out")
     _observing(monkeypatch, [timeout, timeout])
     assert await _probe(True) == {}  # status left as the last good probe wrote it
+    clock.now += 20.0
+    assert (await _probe(True))["reachable"] is False
+
+
+async def test_misses_landing_together_under_load_are_not_an_outage_until_time_says_so(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    """The restart finding: two probes failing 0.34 s apart flipped busy devices to
+    unreachable and raised false alarms. Misses count in time, not in number."""
+    timeout = TransientDeviceError("r9", "Capability exchange timed out")
+    _observing(monkeypatch, [timeout, timeout, timeout, timeout])
+    assert await _probe(True) == {}
+    clock.now += 0.34
+    assert await _probe(True) == {}
+    clock.now += 5.0
+    assert await _probe(True) == {}
+    clock.now += 15.0  # failing for 20.34 s now, without a good probe between
     assert (await _probe(True))["reachable"] is False
 
 
 async def test_a_good_probe_between_failures_starts_counting_again(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     timeout = TransientDeviceError("r9", "timed out")
     _observing(monkeypatch, [timeout, None, timeout])
     assert await _probe(True) == {}
+    clock.now += 20.0
     assert (await _probe(True))["reachable"] is True
+    clock.now += 20.0
     assert await _probe(True) == {}
 
 
@@ -68,3 +99,39 @@ async def test_a_device_never_seen_or_refusing_is_unreachable_at_once(
     )
     assert (await _probe(None))["reachable"] is False
     assert (await _probe(True))["reachable"] is False
+
+
+class _Runtime:
+    def __init__(self, heard: dict[str, float]) -> None:
+        self.heard = heard
+
+
+async def _timer(monkeypatch: pytest.MonkeyPatch, heard: dict[str, float]) -> list[str]:
+    probed: list[str] = []
+
+    async def reconcile(name: str, body: Any, patch: Any) -> None:
+        probed.append(name)
+
+    monkeypatch.setattr(devices, "reconcile", reconcile)
+    memo = kopf.Memo()
+    memo.runtime = _Runtime(heard)
+    await devices.device_probe(name="r9", body=_body(True), patch=kopf.Patch(), memo=memo)
+    return probed
+
+
+async def test_a_device_whose_telemetry_streams_is_not_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    assert await _timer(monkeypatch, {"r9": time.monotonic()}) == []
+
+
+async def test_a_device_whose_stream_is_silent_or_gone_is_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    silent = time.monotonic() - devices.PROBE_INTERVAL_S - 1
+    assert await _timer(monkeypatch, {"r9": silent}) == ["r9"]
+    assert await _timer(monkeypatch, {}) == ["r9"]
