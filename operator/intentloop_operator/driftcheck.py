@@ -49,6 +49,7 @@ async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | N
         except DeviceError:
             await pool.drop(name)
             return None  # unreachable: the device controller reports that
+        metrics.FRESHNESS.seen("drift", name, INTERVAL_S)  # checked, recorded or not
         found = drift.deviations(desired, running, ignore=IGNORED_LEAVES)
         if not found:
             rt.drift.pop(name, None)
@@ -93,7 +94,6 @@ async def _record(
     the status says already (a repair always does): a device that stays in sync, or keeps
     the same deviations, writes nothing and posts no Event; `lastChecked` is written with a
     change, and how recently every device was checked is a metric (`metrics.FRESHNESS`)."""
-    metrics.FRESHNESS.seen("drift", name, INTERVAL_S)
     status: dict[str, Any] = {
         "inSync": repaired or not found,
         "deviations": [
