@@ -49,17 +49,20 @@ async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | N
         except DeviceError:
             await pool.drop(name)
             return None  # unreachable: the device controller reports that
+        metrics.FRESHNESS.seen("drift", name, INTERVAL_S)  # checked, recorded or not
         found = drift.deviations(desired, running, ignore=IGNORED_LEAVES)
         if not found:
             rt.drift.pop(name, None)
-            await _record(name, [], repaired=False)
+            if name in rt.desired:  # else no DeviceConfig exists to record it on
+                await _record(name, [], repaired=False)
             return {"inSync": True}
         if spec.drift_policy == "repair":
             return await _repair(rt, pool, name, desired, found)
     summary = "; ".join(f"{d.path}: {d.actual}" for d in found[:3])
     rt.drift[name] = f"{len(found)} deviation(s): {summary}"[:1000]
     rt.wake.set()
-    await _record(name, found, repaired=False)
+    if name in rt.desired:
+        await _record(name, found, repaired=False)
     log.warning("drift.reported", device=name, deviations=len(found))
     return {"inSync": False}
 
@@ -91,7 +94,6 @@ async def _record(
     the status says already (a repair always does): a device that stays in sync, or keeps
     the same deviations, writes nothing and posts no Event; `lastChecked` is written with a
     change, and how recently every device was checked is a metric (`metrics.FRESHNESS`)."""
-    metrics.FRESHNESS.seen("drift", name, INTERVAL_S)
     status: dict[str, Any] = {
         "inSync": repaired or not found,
         "deviations": [
