@@ -15,9 +15,11 @@ import pytest
 
 from intentloop_intents import allocation as alloc
 from intentloop_intents import composition
+from intentloop_intents.paths import Hop, Path
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, kube, planning
+from intentloop_operator import allocations, identifiers, kube, planning, routing
 from intentloop_operator.runtime import Runtime
+from tests.unit.labelled import selected
 
 
 class Store:
@@ -30,12 +32,15 @@ class Store:
         for value, owner in held.items():
             name = alloc.allocation_name(first, value)
             self.objects["allocations"][name] = {
-                "metadata": {"name": name},
+                "metadata": {"name": name, "labels": {allocations.POOL_LABEL: first}},
                 "spec": {"pool": first, "value": value, "owner": owner, "ownerUid": "u"},
             }
 
     async def list_objects(self, plural: str) -> list[dict[str, Any]]:
         return list(self.objects[plural].values())
+
+    async def list_selected(self, plural: str, selector: str) -> list[dict[str, Any]]:
+        return selected(self.objects[plural].values(), selector)
 
     async def create_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
@@ -63,6 +68,7 @@ STATES: list[dict[int, str]] = [
 
 def _install(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
     monkeypatch.setattr(kube, "list_objects", store.list_objects)
+    monkeypatch.setattr(kube, "list_selected", store.list_selected)
     monkeypatch.setattr(kube, "create_object", store.create_object)
 
 
@@ -114,29 +120,79 @@ def test_a_conflict_in_a_plan_says_where_and_what_but_not_whose() -> None:
     assert "tenant-b" in str(e)  # the raw one does name them: that is why it is rewritten
 
 
+def _route(*devices: str) -> routing.Routing:
+    links = tuple(f"{a}-{b}" for a, b in itertools.pairwise(devices))
+    hops = tuple(
+        Hop(d, None if i == 0 else "in", None if i == len(devices) - 1 else "out")
+        for i, d in enumerate(devices)
+    )
+    path = Path(
+        links=links,
+        devices=devices,
+        hops=hops,
+        cost=1.0,
+        latency_ms=1.0,
+        free_mbps=100.0,
+        srlgs=frozenset(),
+    )
+    return routing.Routing(primary=path, backup=None, routes=(path,))
+
+
+def _spec(**extra: Any) -> NetworkServiceSpec:
+    body = {
+        "endpoints": [{"device": "r3", "interface": "eth2"}, {"device": "r6", "interface": "eth2"}],
+        "bandwidthMbps": 10,
+    }
+    return NetworkServiceSpec.model_validate(body | extra)
+
+
 async def test_a_requested_vlan_held_by_another_tenant_is_refused_without_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _install(monkeypatch, Store([_pool("service-vlans", 100, 999)], {692: "tenant-b/branch"}))
+    _install(monkeypatch, Store([_pool("service-vlans", 100, 999)], {}))
     rt = Runtime()
-    spec = NetworkServiceSpec.model_validate(
-        {
-            "endpoints": [
-                {"device": "r3", "interface": "eth2"},
-                {"device": "r6", "interface": "eth2"},
-            ],
-            "bandwidthMbps": 10,
-            "vlan": 692,
-        }
+    r = _route("r3", "r6")
+    theirs = _spec(
+        endpoints=[
+            {"device": "r3", "interface": "eth2", "vlan": 692},
+            {"device": "r5", "interface": "eth2"},
+        ]
     )
+    await identifiers.take(rt.allocations, "tenant-b/branch", "u-b", theirs, ["r3-r5"])
     with pytest.raises(planning.Refused) as refused:
-        await planning.preview_vlan(rt, "tenant-a/mine", spec)
+        await planning.preview_identifiers(rt, "tenant-a/mine", _spec(vlan=692), r)
     message = str(refused.value)
-    assert "spec.vlan: 692 is already used by another service" in message
+    assert "spec.vlan at r3 eth2: VLAN 692 is already in use on that port" in message
     assert "tenant-b" not in message and "branch" not in message
-    outside = spec.model_copy(update={"vlan": 5})
-    with pytest.raises(planning.Refused, match=r"spec\.vlan: 5 is not in any VLAN pool"):
-        await planning.preview_vlan(rt, "tenant-a/mine", outside)
+    with pytest.raises(planning.Refused, match=r"spec\.vlan: VLAN 5 is in none of the pools"):
+        await planning.preview_identifiers(rt, "tenant-a/mine", _spec(vlan=5), r)
+    at_b = _spec(
+        endpoints=[
+            {"device": "r3", "interface": "eth2"},
+            {"device": "r6", "interface": "eth2", "vlan": 692},
+        ]
+    )
+    shown = await planning.preview_identifiers(rt, "tenant-a/mine", at_b, r)
+    assert shown.endpoint_vlans[1] == 692  # the same tag on another port is free
+
+
+async def test_the_identifiers_previewed_are_the_ones_provisioning_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store([_pool("service-vlans", 100, 119)], {})
+    _install(monkeypatch, store)
+    rt = Runtime()
+    r = _route("r3", "r4", "r6")
+    for i in range(15):
+        owner, spec = f"tenant-a/s{i}", _spec()
+        shown = await planning.preview_identifiers(rt, owner, spec, r)
+        before = len(store.objects["allocations"])
+        taken = await identifiers.take(rt.allocations, owner, f"u{i}", spec, ["r3-r4", "r4-r6"])
+        assert shown == taken
+        assert len(store.objects["allocations"]) == before + 5  # 2 ports, 2 links, 1 id
+    held = [a["spec"] for a in store.objects["allocations"].values()]
+    on_link = [a["value"] for a in held if a["pool"] == "link.r3-r4"]
+    assert len(set(on_link)) == 15  # per link: never twice
 
 
 async def test_no_pool_at_all_is_a_refusal_a_person_can_act_on(
@@ -145,14 +201,8 @@ async def test_no_pool_at_all_is_a_refusal_a_person_can_act_on(
     store = Store([_pool("x", 1, 2)], {})
     store.objects["resourcepools"].clear()
     _install(monkeypatch, store)
-    spec = NetworkServiceSpec.model_validate(
-        {
-            "endpoints": [{"device": "a", "interface": "e1"}, {"device": "b", "interface": "e1"}],
-            "bandwidthMbps": 1,
-        }
-    )
     with pytest.raises(planning.Refused, match="no VLAN pool exists yet"):
-        await planning.preview_vlan(Runtime(), "ns/s", spec)
+        await planning.preview_identifiers(Runtime(), "ns/s", _spec(), _route("r3", "r6"))
 
 
 def test_pick_keeps_what_the_owner_holds_in_any_pool_and_honours_a_request() -> None:
