@@ -1,8 +1,8 @@
 """`intentloop lab traffic ping|rate|gap`: traffic between two customer sites of the lab.
 
 The pair is a NetworkService read from the cluster (`--service NS/NAME`: its first two
-endpoints, each on the customer VLAN the operator holds at that port, untagged if none) or given by hand
-(`--from r1/eth1 --to r4/eth1 [--vlan N]`). One line of result; exit code 0 when the
+endpoints, each on the customer VLAN the operator holds at that port, untagged if none) or
+given by hand (`--from r1/eth1 --to r4/eth1 [--vlan N]`). One line of result; exit code 0 when the
 traffic did what a working service does (reachable; flowing at the end of a gap stream).
 """
 
