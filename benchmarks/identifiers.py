@@ -50,9 +50,7 @@ class Store:
 
     async def list_selected(self, plural: str, selector: str) -> list[dict[str, Any]]:
         key, value = selector.split("=", 1)
-        found = [
-            o for o in self.allocations.values() if o["metadata"]["labels"].get(key) == value
-        ]
+        found = [o for o in self.allocations.values() if o["metadata"]["labels"].get(key) == value]
         self.lists += 1
         self.listed_objects += len(found)
         return found

@@ -33,6 +33,14 @@ SERVICE_IDS = alloc.Pool(
 CUSTOMER_TAGS = ((1, 4094),)
 
 
+class LinkFull(alloc.PoolExhausted):
+    """A link of the route has no free tag left: route around it."""
+
+    def __init__(self, link: str, message: str) -> None:
+        super().__init__(message)
+        self.link = link
+
+
 @dataclass(frozen=True)
 class Need:
     """One value to hold: from `pool`, the `requested` one or any; `what` names it."""
@@ -168,6 +176,8 @@ async def _one(decision: Any, need: Need) -> int:
             "choose another or leave it unset to get a free one"
         ) from None
     except alloc.PoolExhausted:
+        if need.kind == "link":
+            raise LinkFull(need.key, f"{need.what}: no free tag is left") from None
         raise alloc.PoolExhausted(f"{need.what}: no free tag is left") from None
     return value
 
@@ -192,12 +202,14 @@ async def release_left(
     spec: NetworkServiceSpec,
     links: list[str],
     before: Mapping[str, Any] | None,
+    tried: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
     """Give back the values held on ports and links the service no longer uses (a re-path,
-    a moved endpoint), and a network-wide VLAN held before identifiers had scopes."""
+    a moved endpoint, links `tried` on a route given up in this pass), and a network-wide
+    VLAN held before identifiers had scopes."""
     now = {port_pool(e.device, e.interface) for e in spec.endpoints}
     now |= {link_pool(link) for link in links}
-    stale = pools_held(before) - now
+    stale = (pools_held(before) | {link_pool(link) for link in tried}) - now
     if before and before.get("vlan") is not None:
         stale |= {p.name for p in await allocations.pools_of(cache, "vlan")}
     return await allocations.release_pools(cache, owner, stale) if stale else []

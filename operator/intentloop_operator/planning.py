@@ -12,6 +12,7 @@ who asked, naming no other tenant's intent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import kopf
@@ -66,16 +67,19 @@ def vlan_refusal(e: alloc.AllocationError) -> str:
 
 
 async def preview_identifiers(
-    rt: Runtime, owner: str, spec: NetworkServiceSpec, r: routing.Routing
-) -> identifiers.Identifiers:
-    """What provisioning would hold for `owner` now (the same choice; nothing is taken)."""
-    links = services.configured_links(spec, r)
+    rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec
+) -> tuple[routing.Routing, identifiers.Identifiers]:
+    """The route and what provisioning would hold for the service now (the same choices,
+    the same links routed around; nothing is taken)."""
+    owner = service_owner(namespace, name)
+    identify = partial(identifiers.preview, rt.allocations, owner, spec)
     try:
-        return await identifiers.preview(rt.allocations, owner, spec, links)
+        r, ids, _ = await services.route_and_identify(rt, namespace, name, spec, identify)
     except allocations.NoPool:
         raise Refused("no VLAN pool exists yet: ask the platform team for one") from None
     except alloc.AllocationError as e:
         raise Refused(vlan_refusal(e)) from None
+    return r, ids
 
 
 async def _service(namespace: str, spec: TransactionSpec) -> tuple[str, NetworkServiceSpec]:
@@ -98,8 +102,7 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         refused, _ = ports.check(rt, namespace, service.endpoints, rt.services.get(owner))
         if refused is not None:  # refused as provisioning would refuse it
             raise Refused(f"{ports.REASON}: {refused.message}")
-        r = routing.route(rt, namespace, name, service)
-        ids = await preview_identifiers(rt, owner, service, r)
+        r, ids = await preview_identifiers(rt, namespace, name, service)
         contributions = services.compile_service(owner, service, r, ids, 65000)
         intent = changes.IntentRef("NetworkService", namespace, name)
         result = await changes.plan(rt, pool, intent, contributions)

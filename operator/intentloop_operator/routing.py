@@ -74,7 +74,14 @@ def _check_customer_ports(rt: Runtime, spec: NetworkServiceSpec) -> None:
             )
 
 
-def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> Routing:
+def route(
+    rt: Runtime,
+    namespace: str,
+    name: str,
+    spec: NetworkServiceSpec,
+    full: frozenset[str] = frozenset(),
+) -> Routing:
+    """The service's route(s), avoiding the links in `full` (no free tag left on them)."""
     owner = service_owner(namespace, name)
     _check_customer_ports(rt, spec)
     reuse, avoid = _slice_request(rt, namespace, spec, owner)
@@ -84,7 +91,7 @@ def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> R
         bandwidth_mbps=float(spec.bandwidth_mbps),
         max_latency_ms=spec.sla.max_latency_ms,
         reuse_owners=reuse,
-        exclude_links=avoid,
+        exclude_links=avoid | full,
     )
     try:
         if spec.type == "l3vpn":

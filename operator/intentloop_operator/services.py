@@ -13,9 +13,10 @@ then releases its identifiers and reserved capacity.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import kopf
@@ -82,6 +83,34 @@ def _compile(
     )
 
 
+MAX_FULL_LINKS = 4  # links found without a free tag in one pass before it waits instead
+
+Identify = Callable[[list[str]], Awaitable[Identifiers]]
+
+
+async def route_and_identify(
+    rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec, identify: Identify
+) -> tuple[routing.Routing, Identifiers, frozenset[str]]:
+    """The route and the identifiers on it (`identify`: take, or preview for a plan); a link
+    with no free tag left is routed around. Also returns the links given up this way."""
+    full: set[str] = set()
+    last: identifiers.LinkFull | None = None
+    while True:
+        try:
+            r = routing.route(rt, namespace, name, spec, frozenset(full))
+        except routing.NotRoutable:
+            if last is None:
+                raise
+            raise last from None  # the route is there, its tags are not: say so
+        try:
+            return r, await identify(configured_links(spec, r)), frozenset(full)
+        except identifiers.LinkFull as e:
+            if e.link in full or len(full) >= MAX_FULL_LINKS:
+                raise
+            full.add(e.link)
+            last = e
+
+
 def configured_links(spec: NetworkServiceSpec, r: routing.Routing) -> list[str]:
     """The links whose ports carry the service (each needs a tag): the primary route of an
     L2 service, every route of an L3VPN."""
@@ -106,9 +135,9 @@ async def realise(
     if refused is not None:  # nothing is pushed; looked at again: the port may be assigned
         raise Outcome("Failed", ports.REASON, refused.message, retry=True, waiting=True)
     try:
-        r = routing.route(rt, namespace, name, spec)
-        links = configured_links(spec, r)
-        ids = await identifiers.take(rt.allocations, owner, uid, spec, links)
+        r, ids, full = await route_and_identify(
+            rt, namespace, name, spec, partial(identifiers.take, rt.allocations, owner, uid, spec)
+        )
         contributions = compile_service(owner, spec, r, ids, 65000)
     except (routing.NotRoutable, alloc.AllocationError, allocations.NoPool, CompilationError) as e:
         raise classify(e) from None
@@ -128,7 +157,8 @@ async def realise(
     rt.failed_transactions.pop(owner, None)
     if before is None:
         before = ((rt.services.get(owner) or {}).get("status") or {}).get("allocated")
-    await identifiers.release_left(rt.allocations, owner, spec, links, before)
+    links = configured_links(spec, r)
+    await identifiers.release_left(rt.allocations, owner, spec, links, before, full)
     return r, ids, applied
 
 

@@ -15,9 +15,8 @@ import pytest
 
 from intentloop_intents import allocation as alloc
 from intentloop_intents import composition
-from intentloop_intents.paths import Hop, Path
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, identifiers, kube, planning, routing
+from intentloop_operator import allocations, identifiers, kube, planning
 from intentloop_operator.runtime import Runtime
 from tests.unit.labelled import selected
 
@@ -120,22 +119,19 @@ def test_a_conflict_in_a_plan_says_where_and_what_but_not_whose() -> None:
     assert "tenant-b" in str(e)  # the raw one does name them: that is why it is rewritten
 
 
-def _route(*devices: str) -> routing.Routing:
-    links = tuple(f"{a}-{b}" for a, b in itertools.pairwise(devices))
-    hops = tuple(
-        Hop(d, None if i == 0 else "in", None if i == len(devices) - 1 else "out")
-        for i, d in enumerate(devices)
-    )
-    path = Path(
-        links=links,
-        devices=devices,
-        hops=hops,
-        cost=1.0,
-        latency_ms=1.0,
-        free_mbps=100.0,
-        srlgs=frozenset(),
-    )
-    return routing.Routing(primary=path, backup=None, routes=(path,))
+def _network(*links: tuple[str, str]) -> Runtime:
+    """A runtime whose topology has these links (ports `core-<peer>`), 1 Gbit/s each."""
+    rt = Runtime()
+    for device in sorted({d for link in links for d in link}):
+        rt.topology.upsert_device(device, reachable=True)
+    for a, b in links:
+        spec = {
+            "a": {"device": a, "interface": f"core-{b}"},
+            "b": {"device": b, "interface": f"core-{a}"},
+            "capacityMbps": 1000,
+        }
+        rt.upsert_link(f"{a}-{b}", spec, {"operState": "up"})
+    return rt
 
 
 def _spec(**extra: Any) -> NetworkServiceSpec:
@@ -150,8 +146,7 @@ async def test_a_requested_vlan_held_by_another_tenant_is_refused_without_naming
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _install(monkeypatch, Store([_pool("service-vlans", 100, 999)], {}))
-    rt = Runtime()
-    r = _route("r3", "r6")
+    rt = _network(("r3", "r6"), ("r3", "r5"))
     theirs = _spec(
         endpoints=[
             {"device": "r3", "interface": "eth2", "vlan": 692},
@@ -160,19 +155,19 @@ async def test_a_requested_vlan_held_by_another_tenant_is_refused_without_naming
     )
     await identifiers.take(rt.allocations, "tenant-b/branch", "u-b", theirs, ["r3-r5"])
     with pytest.raises(planning.Refused) as refused:
-        await planning.preview_identifiers(rt, "tenant-a/mine", _spec(vlan=692), r)
+        await planning.preview_identifiers(rt, "tenant-a", "mine", _spec(vlan=692))
     message = str(refused.value)
     assert "spec.vlan at r3 eth2: VLAN 692 is already in use on that port" in message
     assert "tenant-b" not in message and "branch" not in message
     with pytest.raises(planning.Refused, match=r"spec\.vlan: VLAN 5 is in none of the pools"):
-        await planning.preview_identifiers(rt, "tenant-a/mine", _spec(vlan=5), r)
+        await planning.preview_identifiers(rt, "tenant-a", "mine", _spec(vlan=5))
     at_b = _spec(
         endpoints=[
             {"device": "r3", "interface": "eth2"},
             {"device": "r6", "interface": "eth2", "vlan": 692},
         ]
     )
-    shown = await planning.preview_identifiers(rt, "tenant-a/mine", at_b, r)
+    _, shown = await planning.preview_identifiers(rt, "tenant-a", "mine", at_b)
     assert shown.endpoint_vlans[1] == 692  # the same tag on another port is free
 
 
@@ -181,11 +176,10 @@ async def test_the_identifiers_previewed_are_the_ones_provisioning_takes(
 ) -> None:
     store = Store([_pool("service-vlans", 100, 119)], {})
     _install(monkeypatch, store)
-    rt = Runtime()
-    r = _route("r3", "r4", "r6")
+    rt = _network(("r3", "r4"), ("r4", "r6"))
     for i in range(15):
         owner, spec = f"tenant-a/s{i}", _spec()
-        shown = await planning.preview_identifiers(rt, owner, spec, r)
+        _, shown = await planning.preview_identifiers(rt, "tenant-a", f"s{i}", spec)
         before = len(store.objects["allocations"])
         taken = await identifiers.take(rt.allocations, owner, f"u{i}", spec, ["r3-r4", "r4-r6"])
         assert shown == taken
@@ -202,7 +196,7 @@ async def test_no_pool_at_all_is_a_refusal_a_person_can_act_on(
     store.objects["resourcepools"].clear()
     _install(monkeypatch, store)
     with pytest.raises(planning.Refused, match="no VLAN pool exists yet"):
-        await planning.preview_identifiers(Runtime(), "ns/s", _spec(), _route("r3", "r6"))
+        await planning.preview_identifiers(_network(("r3", "r6")), "ns", "s", _spec())
 
 
 def test_pick_keeps_what_the_owner_holds_in_any_pool_and_honours_a_request() -> None:
