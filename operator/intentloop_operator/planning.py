@@ -32,8 +32,8 @@ from intentloop_operator import (
     kube,
     logs,
     ports,
+    realising,
     routing,
-    services,
 )
 from intentloop_operator.runtime import Runtime, service_owner
 
@@ -74,7 +74,7 @@ async def preview_identifiers(
     owner = service_owner(namespace, name)
     identify = partial(identifiers.preview, rt.allocations, owner, spec)
     try:
-        r, ids, _ = await services.route_and_identify(rt, namespace, name, spec, identify)
+        r, ids, _ = await realising.route_and_identify(rt, namespace, name, spec, identify)
     except allocations.NoPool:
         raise Refused("no VLAN pool exists yet: ask the platform team for one") from None
     except alloc.AllocationError as e:
@@ -103,7 +103,7 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         if refused is not None:  # refused as provisioning would refuse it
             raise Refused(f"{ports.REASON}: {refused.message}")
         r, ids = await preview_identifiers(rt, namespace, name, service)
-        contributions = services.compile_service(owner, service, r, ids, 65000)
+        contributions = realising.compile_service(owner, service, r, ids, 65000)
         intent = changes.IntentRef("NetworkService", namespace, name)
         result = await changes.plan(rt, pool, intent, contributions)
     except Refused as e:
