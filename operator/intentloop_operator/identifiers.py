@@ -31,6 +31,7 @@ SERVICE_IDS = alloc.Pool(
     name="service-ids", ranges=((1, 4_294_967_295),), strategy=alloc.Strategy.SPREAD
 )
 CUSTOMER_TAGS = ((1, 4094),)
+RT_ASN = 65000  # the ASN of route targets (a 2-byte ASN leaves 4 bytes for the service ID)
 
 
 class LinkFull(alloc.PoolExhausted):
@@ -63,11 +64,14 @@ class Identifiers:
             {"device": e.device, "interface": e.interface, "vlan": v}
             for e, v in zip(spec.endpoints, self.endpoint_vlans, strict=True)
         ]
-        return {
+        out: dict[str, Any] = {
             "endpoints": ends,
             "linkTags": dict(sorted(self.link_tags.items())),
             "serviceId": self.service_id,
         }
+        if spec.type == "l3vpn":  # the VPN's route target derives from the service ID
+            out["routeTarget"] = alloc.route_target(RT_ASN, self.service_id)
+        return out
 
 
 def port_pool(device: str, interface: str) -> str:

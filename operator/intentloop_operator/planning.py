@@ -103,7 +103,7 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         if refused is not None:  # refused as provisioning would refuse it
             raise Refused(f"{ports.REASON}: {refused.message}")
         r, ids = await preview_identifiers(rt, namespace, name, service)
-        contributions = realising.compile_service(owner, service, r, ids, 65000)
+        contributions = realising.compile_service(owner, service, r, ids, identifiers.RT_ASN)
         intent = changes.IntentRef("NetworkService", namespace, name)
         result = await changes.plan(rt, pool, intent, contributions)
     except Refused as e:

@@ -69,7 +69,7 @@ async def realise(
         r, ids, full = await realising.route_and_identify(
             rt, namespace, name, spec, partial(identifiers.take, rt.allocations, owner, uid, spec)
         )
-        contributions = realising.compile_service(owner, spec, r, ids, 65000)
+        contributions = realising.compile_service(owner, spec, r, ids, identifiers.RT_ASN)
     except (routing.NotRoutable, alloc.AllocationError, allocations.NoPool, CompilationError) as e:
         raise classify(e) from None
     routing.release(rt, namespace, name)
