@@ -140,7 +140,10 @@ def markdown(report: dict[str, Any]) -> str:
         ("take, median / p99 / max", "{median} / {p99} / {max} ms".format(**r["per_take_ms"])),
         ("first 1,000: median", f"{r['first_1000_median_ms']} ms"),
         ("last 1,000: median", f"{r['last_1000_median_ms']} ms"),
-        ("peak Python memory (tracemalloc; with the store of all objects)", f"{r['peak_traced_mib']} MiB"),
+        (
+            "peak Python memory (tracemalloc; with the store of all objects)",
+            f"{r['peak_traced_mib']} MiB",
+        ),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (
