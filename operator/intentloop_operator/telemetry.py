@@ -75,16 +75,6 @@ def ingest_batch(rt: Runtime, updates: list[Update]) -> None:
         ingest_value(rt, device, path, value)
 
 
-def restore_reachable(rt: Runtime, name: str) -> None:
-    """A synced stream proves the device answers: undo what a broken stream marked. (The
-    probe writes the Device's status only when it changes, so after an outage shorter than
-    the probe's threshold no status event would ever restore it.)"""
-    state = rt.topology.device(name)
-    if state is not None and not state.reachable:
-        rt.topology.upsert_device(name, reachable=True)
-        rt.device_changed(name)
-
-
 async def _stream(
     rt: Runtime, name: str, spec: DeviceSpec, pool: collectors.CollectorPool | None
 ) -> None:
@@ -100,7 +90,6 @@ async def _stream(
         async for update in adapter.subscribe(PATHS):
             if update.sync:
                 log.info("telemetry.synced", device=name)
-                restore_reachable(rt, name)
                 continue
             metrics.TELEMETRY_LAG.observe(max(0.0, time.time() - update.timestamp_ns / 1e9))
             ingest(rt, name, update)
