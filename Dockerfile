@@ -19,6 +19,7 @@ COPY intents/ intents/
 COPY adapters/ adapters/
 COPY operator/ operator/
 COPY lab/ lab/
+COPY api/ api/
 RUN pip wheel --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,6 +43,6 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels intentloop
 USER 65532:65532
 WORKDIR /tmp
-EXPOSE 8080
+EXPOSE 8080 8443
 ENTRYPOINT ["intentloop"]
 CMD ["operator"]

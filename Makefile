@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab
-export PYTHONPATH := operator:intents:adapters:lab
+PKGS := operator/intentloop_operator intents/intentloop_intents adapters/intentloop_adapters lab/intentloop_lab api/intentloop_api
+export PYTHONPATH := operator:intents:adapters:lab:api
 
 .PHONY: help setup venv system-deps controlplane gnmi-cli ocvalidate lint fmt crds crds-check docs test unit adapters-test e2e demo demo-down bench clean docker-build kind-up kind-load deploy kind-down
 
@@ -29,10 +29,11 @@ venv: $(BIN)/intentloop
 # iperf3 (traffic between customer sites).
 system-deps:
 	@if ! command -v netconfd >/dev/null || ! test -x /usr/sbin/sshd || ! command -v ip >/dev/null \
-	    || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null || ! command -v yanglint >/dev/null; then \
-	  echo "[setup] installing netconfd, openssh-server, iproute2, iputils-ping, iperf3, libyang2-tools from Debian"; \
+	    || ! command -v ping >/dev/null || ! command -v iperf3 >/dev/null || ! command -v yanglint >/dev/null \
+	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "[setup] installing netconfd, openssh-server, iproute2, iputils-ping, iperf3, libyang2-tools, chromium, chromium-driver from Debian"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 iputils-ping iperf3 libyang2-tools >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends netconfd openssh-server iproute2 iputils-ping iperf3 libyang2-tools chromium chromium-driver >/dev/null; \
 	fi
 
 # The real kube-apiserver, etcd, kube-controller-manager and kubectl, built once and cached.
@@ -98,6 +99,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.telemetry_state
 	$(BIN)/python -m benchmarks.ha
 	$(BIN)/python -m benchmarks.lab_scale
+	$(BIN)/python -m benchmarks.northbound
 
 # For users with Docker (no container engine is needed for anything above).
 docker-build:

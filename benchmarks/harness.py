@@ -30,8 +30,9 @@ GROUP, VERSION = "intentloop.io", "v1alpha1"
 
 
 class Stack:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, topology: Path | None = None) -> None:
         self.root = root
+        self.topology = topology  # the lab's topology file; None: the default 6 routers
         self.cp = controlplane.ControlPlane(root / "cluster")
         self.lab_dir = root / "lab"
         self.operator: subprocess.Popen[bytes] | None = None
@@ -71,7 +72,7 @@ class Stack:
         self.kubectl("apply", "--server-side", "-k", str(REPO / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self.kubectl("create", "namespace", "intentloop-system")
-        lifecycle.start(self.lab_dir, None)
+        lifecycle.start(self.lab_dir, self.topology)
         self.lab = labstate.read_state(self.lab_dir)
         assert self.lab is not None, "the lab wrote no state"
         self.kubectl("apply", "-f", "-", input=inventory.render(self.lab))
@@ -127,6 +128,23 @@ class Stack:
         ticks = os.sysconf("SC_CLK_TCK")
         return {"peak_rss_mib": hwm / 1024, "cpu_s": (int(fields[11]) + int(fields[12])) / ticks}
 
+    def control_plane_pids(self) -> dict[str, int]:
+        state = self.cp.state()
+        assert state is not None, "the control plane is not up"
+        return {name: state.pids[name] for name in ("etcd", "kube-apiserver")}
+
+    def api_requests(self, group: str = GROUP) -> dict[tuple[str, str], float]:
+        """Requests the API server has served so far for `group`, by (verb, resource)."""
+        found: dict[tuple[str, str], float] = {}
+        for line in self.kubectl("get", "--raw", "/metrics").splitlines():
+            if not line.startswith("apiserver_request_total{") or f'group="{group}"' not in line:
+                continue
+            inner = line[line.index("{") + 1 : line.index("}")]
+            labels = {k: v.strip('"') for k, v in (p.split("=", 1) for p in inner.split(","))}
+            key = (labels.get("verb", ""), labels.get("resource", ""))
+            found[key] = found.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+        return found
+
     def down(self) -> None:
         if self.operator is not None and self.operator.poll() is None:
             self.operator.terminate()
@@ -139,9 +157,14 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(env: dict[str, str] | None = None) -> Iterator[Stack]:
+def stack(env: dict[str, str] | None = None, topology: str | None = None) -> Iterator[Stack]:
+    """A whole stack in a fresh directory; `topology` is a lab topology's YAML text."""
     root = Path(tempfile.mkdtemp(prefix="intentloop-bench-"))
-    s = Stack(root)
+    path = None
+    if topology is not None:
+        path = root / "topology.yaml"
+        path.write_text(topology)
+    s = Stack(root, path)
     try:
         s.up(env)
         yield s
@@ -157,6 +180,24 @@ def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: floa
             return value
         time.sleep(interval)
     raise TimeoutError(f"{what}: not within {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def requests_between(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]
+) -> dict[str, int]:
+    """The requests served between two `Stack.api_requests` readings, as "VERB resource"."""
+    return {
+        f"{verb} {resource}": int(count - before.get((verb, resource), 0.0))
+        for (verb, resource), count in sorted(after.items())
+        if count > before.get((verb, resource), 0.0)
+    }
 
 
 def machine() -> dict[str, Any]:

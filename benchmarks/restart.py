@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 import urllib.request
@@ -78,18 +77,6 @@ def _provision(s: harness.Stack, count: int) -> float:
         time.sleep(5)
 
 
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peers(s: harness.Stack) -> dict[str, int]:
-    state = s.cp.state()
-    assert state is not None
-    return {name: state.pids[name] for name in ("etcd", "kube-apiserver")}
-
-
 def _etcd_db_mib(s: harness.Stack) -> float:
     db = next(Path(s.cp.dir / "etcd").rglob("db"))
     return db.stat().st_size / 2**20
@@ -97,11 +84,14 @@ def _etcd_db_mib(s: harness.Stack) -> float:
 
 def _idle(s: harness.Stack, seconds: float) -> dict[str, float]:
     assert s.operator is not None
-    pids = {"operator": s.operator.pid, **_peers(s)}
-    before = {k: _cpu_s(p) for k, p in pids.items()}
+    pids = {"operator": s.operator.pid, **s.control_plane_pids()}
+    before = {k: harness.cpu_seconds(p) for k, p in pids.items()}
     db_before = _etcd_db_mib(s)
     time.sleep(seconds)
-    share = {f"{k}_core_pct": 100 * (_cpu_s(p) - before[k]) / seconds for k, p in pids.items()}
+    share = {
+        f"{k}_core_pct": 100 * (harness.cpu_seconds(p) - before[k]) / seconds
+        for k, p in pids.items()
+    }
     return {**share, "etcd_db_mib_before": db_before, "etcd_db_mib_after": _etcd_db_mib(s)}
 
 
@@ -121,6 +111,9 @@ def _count(s: harness.Stack, plural: str, namespace: str | None = None) -> dict[
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in items}
 
 
+WRITES = ("POST", "PATCH", "PUT", "DELETE", "APPLY")
+
+
 def _create_ready(s: harness.Stack, name: str) -> float:
     assert s.lab is not None
     r0, r1 = s.lab.routers[0], s.lab.routers[-1]
@@ -136,6 +129,7 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{s.metrics_port}"
     records = set(_count(s, "transactions"))
     alarms = {k: (a.get("status") or {}).get("count", 0) for k, a in _count(s, "alarms").items()}
+    requests = s.api_requests()
     s.operator.terminate()
     s.operator.wait(60)
     started = time.monotonic()
@@ -149,6 +143,8 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
     )
     time.sleep(10)  # start-up settles: probes and assurance passes have run
     usage = s.operator_usage()
+    served = harness.requests_between(requests, s.api_requests())
+    written = {k: n for k, n in served.items() if k.split()[0] in WRITES}
     fresh = [t for k, t in _count(s, "transactions").items() if k not in records]
     by_restart = [
         t for t in fresh if (t["spec"].get("intentRef") or {}).get("name") != f"new-{run}"
@@ -165,6 +161,7 @@ def _restart(s: harness.Stack, run: int) -> dict[str, Any]:
         "startup_peak_rss_mib": round(usage["peak_rss_mib"], 1),
         "transactions_by_restart": len(by_restart),
         "alarms_raised_by_restart": len(raised),
+        "api_writes_by_resource": written,
     }
 
 
@@ -182,6 +179,8 @@ def main() -> None:
         idle = _idle(s, args.idle)
         steady_rss = s.operator_usage()["peak_rss_mib"]
         runs = [_restart(s, run) for run in range(args.runs)]
+        for run in runs:
+            print(run, flush=True)
     print(_report(args, provision_s, floor, idle, steady_rss, runs))
     harness.write(
         "restart",

@@ -22,6 +22,7 @@ from intentloop_lab import control, controlplane, demo_traffic, inventory, labst
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "intents" / "examples"
+API_PORT = int(os.environ.get("INTENTLOOP_API_PORT", "8443"))
 
 
 def _root() -> Path:
@@ -78,8 +79,9 @@ class Demo:
             raise SystemExit(f"the lab did not write its state in {self.lab_dir}")
         self.kubectl("apply", "-f", "-", input=inventory.render(lab))
         _done(t)
-        t = _step("operator")
+        t = _step("operator, and the northbound component (intentloop api)")
         self._start_operator()
+        self._start_api()
         _done(t)
         t = _step("example intents: two tenants' slices and services")
         self.kubectl("apply", "-f", str(EXAMPLES))
@@ -116,7 +118,7 @@ class Demo:
         print(f"    picture: {out}", file=sys.stderr)
 
     def _env(self) -> dict[str, str]:
-        roots = [str(REPO / d) for d in ("operator", "intents", "adapters", "lab")]
+        roots = [str(REPO / d) for d in ("operator", "intents", "adapters", "lab", "api")]
         return {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
 
     def _failure_scene(self, lab: labstate.LabState) -> None:
@@ -190,28 +192,26 @@ class Demo:
         )
 
     def _start_operator(self) -> None:
-        self.operator_dir.mkdir(parents=True, exist_ok=True)
-        pid_file = self.operator_dir / "operator.pid"
+        self._background("operator", ["operator", "--metrics-port", "0"])
+
+    def _start_api(self) -> None:
+        """The northbound component (TMF Open APIs, console) on API_PORT."""
+        self._background("api", ["api", "--port", str(API_PORT)])
+
+    def _background(self, name: str, args: list[str]) -> None:
+        where = self.root / name
+        where.mkdir(parents=True, exist_ok=True)
+        pid_file = where / f"{name}.pid"
         if pid_file.exists() and labstate.pid_alive(int(pid_file.read_text())):
             return
-        env = self._env()
-        log = open(self.operator_dir / "operator.log", "ab")  # noqa: SIM115 - handed to child
+        log = open(where / f"{name}.log", "ab")  # noqa: SIM115 - handed to child
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "intentloop_operator",
-                "operator",
-                "--kubeconfig",
-                str(self.cp.kubeconfig),
-                "--metrics-port",
-                "0",
-            ],
+            [sys.executable, "-m", "intentloop_operator", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=env,
+            env={**self._env(), "KUBECONFIG": str(self.cp.kubeconfig)},
         )
         log.close()
         pid_file.write_text(str(proc.pid))
@@ -242,6 +242,8 @@ class Demo:
             f"  export KUBECONFIG={kc}\n"
             f"  {self.kubectl_bin} get intentloop -A\n"
             f"  {self.kubectl_bin} describe networkservice -n tenant-a camera-uplink\n"
+            f"TMF Open APIs and the console: http://127.0.0.1:{API_PORT}/console/ "
+            "(README, Northbound)\n"
             "Fail a link and watch:  intentloop lab link down r1 r2 "
             f"--state-dir {self.lab_dir}\n"
             "Remove everything:      make demo-down",
@@ -249,10 +251,11 @@ class Demo:
         )
 
     def down(self) -> int:
-        pid_file = self.operator_dir / "operator.pid"
-        if pid_file.exists():
-            _kill(int(pid_file.read_text()))
-            pid_file.unlink()
+        for name in ("api", "operator"):
+            pid_file = self.root / name / f"{name}.pid"
+            if pid_file.exists():
+                _kill(int(pid_file.read_text()))
+                pid_file.unlink()
         lifecycle.stop(self.lab_dir)
         self.cp.down(purge=True)
         print("demo removed", file=sys.stderr)

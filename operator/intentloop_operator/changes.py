@@ -31,6 +31,12 @@ from intentloop_operator.sessions import SessionPool
 CONFIRM_TIMEOUT_S = 30
 INFRA_NAMESPACE = "intentloop-system"
 KEEP_TRANSACTIONS = 10
+# Batches (several intents in one transaction) are kept as one series per namespace.
+KEEP_BATCHES = 50
+BATCH_LABEL = "intentloop.io/batch"
+# A record's per-device diffs share this many characters, so a batch across many devices
+# stays far below etcd's 1.5 MiB request limit (each device's diff is cut to its share).
+DIFF_BUDGET = 512_000
 EMPTY = DeviceConfigTree()
 
 log = logs.get("intentloop.changes")
@@ -320,7 +326,11 @@ async def _record_transaction(
         body["metadata"]["annotations"] = {
             "intentloop.io/intents": ",".join(sorted(i.owner for i in intents))[:60000]
         }
-    prune = f"intentloop.io/intent={first.name[:63]}" if len(intents) == 1 else None
+    if len(intents) == 1:
+        prune = f"intentloop.io/intent={first.name[:63]}"
+    else:
+        body["metadata"]["labels"][BATCH_LABEL] = "true"
+        prune = f"{BATCH_LABEL}=true"
     return await _store(namespace, body, result, now, prune)
 
 
@@ -368,6 +378,7 @@ async def _store(
 
 def transaction_status(result: tx.TransactionResult, finished: str) -> dict[str, Any]:
     failure = result.failure
+    share = min(60000, DIFF_BUDGET // max(1, len(result.devices)))
     return {
         "phase": str(result.outcome),
         "finishedAt": finished,
@@ -381,7 +392,7 @@ def transaction_status(result: tx.TransactionResult, finished: str) -> dict[str,
                 "outcome": "rolledBack"
                 if d.rolled_back
                 else ("changed" if d.changed else "unchanged"),
-                "diff": d.native_diff[:60000],
+                "diff": _cut(d.native_diff, share),
                 "error": d.error.message[:1024] if d.error else "",
                 "timingsMs": {str(k): round(v, 2) for k, v in d.timings_ms.items()},
             }
@@ -390,10 +401,18 @@ def transaction_status(result: tx.TransactionResult, finished: str) -> dict[str,
     }
 
 
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    note = f"\n... ({len(text) - limit} more characters not kept)"
+    return text[: max(0, limit - len(note))] + note
+
+
 async def _prune(namespace: str, selector: str) -> None:
-    """Keep the last KEEP_TRANSACTIONS records per intent (or device repaired): an audit
-    trail, bounded."""
+    """Keep the last KEEP_TRANSACTIONS records per intent (or device repaired) and the last
+    KEEP_BATCHES batch records per namespace: an audit trail, bounded."""
+    keep = KEEP_BATCHES if selector.startswith(BATCH_LABEL) else KEEP_TRANSACTIONS
     items = await kube.list_namespaced("transactions", namespace, selector)
     items.sort(key=lambda o: o["metadata"]["creationTimestamp"])
-    for old in items[:-KEEP_TRANSACTIONS]:
+    for old in items[:-keep]:
         await kube.delete_object("transactions", old["metadata"]["name"], namespace)

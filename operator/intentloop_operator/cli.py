@@ -88,6 +88,15 @@ def _operator(args: argparse.Namespace) -> int:
     )
 
 
+def _api(args: argparse.Namespace) -> int:
+    from intentloop_api import app
+
+    context = app.tls(args.tls_cert_file, args.tls_private_key_file, args.client_ca_file)
+    return app.serve(
+        kubeconfig=args.kubeconfig, host=args.host, port=args.port, ssl_context=context
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intentloop", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="telemetry collector processes, devices split across them (0: in-process)",
     )
     op.set_defaults(func=_operator)
+
+    api = sub.add_parser("api", help="the northbound component: TMF Open APIs and the console")
+    api.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    api.add_argument("--port", type=int, default=8443)
+    api.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a pod")
+    api.add_argument("--tls-cert-file", default=None, help="serve HTTPS with this certificate")
+    api.add_argument("--tls-private-key-file", default=None)
+    api.add_argument(
+        "--client-ca-file", default=None, help="accept client certificates signed by this CA"
+    )
+    api.set_defaults(func=_api)
 
     plancli.register(sub)
     topology_render.register(sub)

@@ -191,8 +191,22 @@ async def device_changed(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any
 
 
 @kopf.timer(GROUP, VERSION, "devices", id="device-probe", interval=PROBE_INTERVAL_S)
-async def device_probe(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def device_probe(
+    name: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    if body.status.get("reachable") and streaming(getattr(memo, "runtime", None), name):
+        metrics.FRESHNESS.seen("probe", name, PROBE_INTERVAL_S)
+        _misses.pop(name, None)
+        return  # its telemetry stream answered within the interval: no session to open
     await reconcile(name, body, patch)
+
+
+def streaming(rt: Any, name: str) -> bool:
+    """Whether the device's telemetry stream delivered within the last probe interval: a
+    device that streams answers, so an idle fleet opens no probe session per device (a TLS
+    or SSH handshake each) — reachability from the telemetry stream, probes otherwise."""
+    heard = None if rt is None else rt.heard.get(name)
+    return heard is not None and time.monotonic() - heard < PROBE_INTERVAL_S
 
 
 @kopf.on.delete(GROUP, VERSION, "devices", id="device-delete", optional=True)

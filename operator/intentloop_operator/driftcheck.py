@@ -26,6 +26,10 @@ from intentloop_operator.runtime import Runtime
 from intentloop_operator.sessions import SessionPool
 
 INTERVAL_S = float(os.environ.get("INTENTLOOP_DRIFT_INTERVAL", "10"))
+# The drift result this process last read from or wrote to each DeviceConfig's status (the
+# drift check is that status's only writer): a check that finds the same needs no GET of
+# the whole object, which grows with the device. A new process reads each one once.
+_recorded: dict[str, dict[str, Any]] = {}
 IGNORED_LEAVES: tuple[str, ...] = ()  # leaves a device stores hashed or secret: never compared
 MAX_SHOWN = 20
 
@@ -45,17 +49,20 @@ async def check(rt: Runtime, pool: SessionPool, name: str) -> dict[str, Any] | N
         except DeviceError:
             await pool.drop(name)
             return None  # unreachable: the device controller reports that
+        metrics.FRESHNESS.seen("drift", name, INTERVAL_S)  # checked, recorded or not
         found = drift.deviations(desired, running, ignore=IGNORED_LEAVES)
         if not found:
             rt.drift.pop(name, None)
-            await _record(name, [], repaired=False)
+            if name in rt.desired:  # else no DeviceConfig exists to record it on
+                await _record(name, [], repaired=False)
             return {"inSync": True}
         if spec.drift_policy == "repair":
             return await _repair(rt, pool, name, desired, found)
     summary = "; ".join(f"{d.path}: {d.actual}" for d in found[:3])
     rt.drift[name] = f"{len(found)} deviation(s): {summary}"[:1000]
     rt.wake.set()
-    await _record(name, found, repaired=False)
+    if name in rt.desired:
+        await _record(name, found, repaired=False)
     log.warning("drift.reported", device=name, deviations=len(found))
     return {"inSync": False}
 
@@ -87,10 +94,6 @@ async def _record(
     the status says already (a repair always does): a device that stays in sync, or keeps
     the same deviations, writes nothing and posts no Event; `lastChecked` is written with a
     change, and how recently every device was checked is a metric (`metrics.FRESHNESS`)."""
-    metrics.FRESHNESS.seen("drift", name, INTERVAL_S)
-    existing = await kube.get_object("deviceconfigs", name)
-    if existing is None:
-        return
     status: dict[str, Any] = {
         "inSync": repaired or not found,
         "deviations": [
@@ -98,10 +101,17 @@ async def _record(
             for d in ([] if repaired else found[:MAX_SHOWN])
         ],
     }
+    if not repaired and _recorded.get(name) == status:
+        return  # as this process last read or wrote it: no read of the whole object
+    existing = await kube.get_object("deviceconfigs", name)
+    if existing is None:
+        _recorded.pop(name, None)
+        return
     current = existing.get("status") or {}
     if not repaired and all(
         current.get(k, [] if k == "deviations" else None) == v for k, v in status.items()
     ):
+        _recorded[name] = status
         return
     status["lastChecked"] = datetime.now(UTC).isoformat()
     if repaired:
@@ -121,6 +131,7 @@ async def _record(
             message="; ".join(f"{d.path}: {d.actual}" for d in found[:5]),
         )
     await kube.patch_object("deviceconfigs", name, {"status": status}, status=True)
+    _recorded[name] = {k: status[k] for k in ("inSync", "deviations")}
 
 
 @kopf.timer(

@@ -76,6 +76,11 @@ class Runtime:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     waiting: WaitList = field(default_factory=WaitList)  # services waiting on the world
+    heard: dict[str, float] = field(default_factory=dict)  # device -> last telemetry (monotonic)
+    # devices the telemetry stream took down in the topology (their Device status may still
+    # say reachable), and devices whose Device status says unreachable (the probe's word)
+    stream_down: set[str] = field(default_factory=set)
+    status_unreachable: set[str] = field(default_factory=set)
     resumption: Resumption = field(default_factory=Resumption)  # start-up, see `resumption`
 
     def lock(self, device: str) -> asyncio.Lock:
@@ -165,13 +170,46 @@ class Runtime:
             log.warning("device.spec.invalid", kind="Device", name=name)
             return
         reachable = status.get("reachable") is not False
+        came_back = reachable and name in self.status_unreachable  # the probe's word
+        if reachable:
+            self.status_unreachable.discard(name)
+        else:
+            self.status_unreachable.add(name)
+        if came_back:
+            self.stream_down.discard(name)
+        elif reachable and name in self.stream_down:
+            return  # an unrelated status write: the stream says when it is back
         before = self.topology.device(name)
         self.topology.upsert_device(name, reachable=reachable)
         if before is not None and before.reachable != reachable:
             self.device_changed(name)
 
+    def stream_lost(self, name: str) -> None:
+        """The device's telemetry stream broke: route around it now, without waiting for
+        the probe (which confirms, and writes the Device's status)."""
+        state = self.topology.device(name)
+        if state is None:
+            return
+        self.stream_down.add(name)
+        if state.reachable:
+            self.topology.upsert_device(name, reachable=False)
+            self.device_changed(name)
+
+    def stream_heard(self, name: str) -> None:
+        """The stream delivers again: undo what `stream_lost` did — unless the probe has
+        meanwhile said the device is unreachable (then its next good probe says otherwise).
+        Without this a device that came back before any probe missed stayed down in the
+        topology, and its alarm active, while its status said reachable."""
+        self.stream_down.discard(name)
+        state = self.topology.device(name)
+        if state is not None and not state.reachable and name not in self.status_unreachable:
+            self.topology.upsert_device(name, reachable=True)
+            self.device_changed(name)
+
     def remove_device(self, name: str) -> None:
         self.devices.pop(name, None)
+        self.stream_down.discard(name)
+        self.status_unreachable.discard(name)
         self.topology.remove_device(name)
 
     def upsert_link(self, name: str, spec: dict[str, Any], status: dict[str, Any]) -> None:

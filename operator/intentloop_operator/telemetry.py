@@ -49,6 +49,9 @@ def ingest(rt: Runtime, device: str, update: TelemetryUpdate) -> None:
 
 
 def ingest_value(rt: Runtime, device: str, path: str, value: Value) -> None:
+    rt.heard[device] = time.monotonic()  # a live stream: the device answers (see `devices`)
+    if device in rt.stream_down:
+        rt.stream_heard(device)
     m = _INTERFACE.match(path)
     if m is None:
         return
@@ -116,12 +119,11 @@ async def device_telemetry(
             log.info("telemetry.collector.lost", device=name, error=str(e)[:200])
         except (DeviceError, ValueError, kube.SecretUnavailable, OSError) as e:
             log.info("telemetry.stream.broken", device=name, error=str(e)[:200])
+            rt.heard.pop(name, None)
             # A device whose stream breaks is treated as unreachable at once (routing and
-            # alarms need not wait for the next probe); the probe confirms or restores it.
-            state = rt.topology.device(name)
-            if state is not None and state.reachable:
-                rt.topology.upsert_device(name, reachable=False)
-                rt.device_changed(name)
+            # alarms need not wait for the next probe); the probe confirms it, and the
+            # stream, when it delivers again, or the probe restores it.
+            rt.stream_lost(name)
         if time.monotonic() - started > 30:
             attempt = 0  # a long healthy stream resets the backoff
         delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]

@@ -141,3 +141,41 @@ def test_a_misconfigured_device_says_why_and_is_deleted_cleanly(
         timeout=15,
         what=f"{name} deleted",
     )
+
+
+@pytest.mark.e2e
+def test_deleting_a_device_while_the_operator_is_stopped_says_why_it_waits(
+    cluster: Cluster, lab: Lab, operator: Operator, unique: Any
+) -> None:
+    """kopf keeps a finalizer on Devices for their probe, drift and telemetry workers: a
+    deletion while the operator is down waits for it. kubectl says so, and how to release
+    the Device by hand; the deletion completes once the operator runs again."""
+    name = unique("held")
+    _clone(cluster, _netconf_router(lab), name, lambda s: s)
+    wait_for(
+        lambda: (
+            "kopf.zalando.org/KopfFinalizerMarker"
+            in (
+                cluster.custom.get_cluster_custom_object(GROUP, VERSION, "devices", name)[
+                    "metadata"
+                ]
+            ).get("finalizers", [])
+        ),
+        timeout=30,
+        what=f"{name} held by the operator",
+    )
+    operator.stop()
+    try:
+        out = cluster.kubectl("delete", "device", name, "--wait=false")
+        assert f"Device {name} is deleted once the intentloop operator" in out.stderr, out
+        assert f"kubectl patch device {name} --type=merge" in out.stderr, out
+        still = cluster.custom.get_cluster_custom_object(GROUP, VERSION, "devices", name)
+        assert still["metadata"].get("deletionTimestamp"), "waiting for the operator"
+    finally:
+        operator.start_again()
+
+    def gone() -> bool:
+        names = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "devices")["items"]
+        return name not in {d["metadata"]["name"] for d in names}
+
+    wait_for(gone, timeout=60, what=f"{name} deleted once the operator runs")

@@ -41,6 +41,7 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
     *steps, teardown = [line for line in pieces.splitlines() if line.strip()]
     assert teardown.startswith("kill %1"), "the block ends by stopping what it started"
     render = command_line(".venv/bin/intentloop topology render")
+    plan = command_line(".venv/bin/intentloop plan")
     picture = tmp_path / "topology.svg"
     # Run as written; the teardown line also runs if a step fails, so nothing is left behind.
     script = "\n".join(
@@ -49,6 +50,7 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
             "trap 'set +e; " + teardown.replace("'", "'\\''") + "' EXIT",
             *steps,
             render.replace("topology.svg", str(picture)),
+            plan,  # an upgrade of a running service, planned before anyone applies it
         ]
     )
     state = tmp_path / "state"
@@ -66,6 +68,10 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
     log = (out.stdout + out.stderr)[-6000:]
     assert out.returncode == 0, log
     assert "link.intentloop.io/r1-r2 condition met" in out.stdout, log
+    assert "# NetworkService tenant-a/camera-uplink: Planned" in out.stdout, log
+    assert "## r2" in out.stdout and "## r5" in out.stdout, log  # what each end would get
+    r2 = out.stdout.split("## r2", 1)[1].split("##", 1)[0]
+    assert "300" in r2 and "rate" in r2, log  # the policer's new rate, and only that
     svg = picture.read_text()
     assert svg.lstrip().startswith("<") and "r1-r2" in svg, "the picture shows the network"
     assert not (state / "lab" / "lab.json").exists(), "the lab is down"

@@ -124,9 +124,10 @@ def test_a_restart_sends_nothing_raises_nothing_and_takes_new_work_at_once(
     owner = f"{namespace}/after-restart"
     for name, config in _device_configs(cluster).items():
         before = configs.get(name)
+        # the desired config (spec: its generation), not the drift check's status
         if (
             before is not None
-            and before["metadata"]["resourceVersion"] != config["metadata"]["resourceVersion"]
+            and before["metadata"]["generation"] != config["metadata"]["generation"]
         ):
             assert owner in _owners(config), f"DeviceConfig {name} rewritten by the restart"
     raised = _raised_since(alarms, _alarm_counts(cluster, watched))
@@ -134,3 +135,14 @@ def test_a_restart_sends_nothing_raises_nothing_and_takes_new_work_at_once(
     devices = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "devices")["items"]
     unreachable = [d["metadata"]["name"] for d in devices if not d["status"].get("reachable")]
     assert unreachable == []
+    # and nothing stale: no alarm is active for a device that answers or a service that runs
+    stale = [
+        f"{a['metadata']['namespace']}/{a['metadata']['name']}"
+        for a in cluster.custom.list_cluster_custom_object(GROUP, VERSION, "alarms")["items"]
+        if (a.get("status") or {}).get("state") == "active"
+        and (
+            a["metadata"]["namespace"] == namespace
+            or (a.get("status") or {}).get("probableCause") == "deviceUnreachable"
+        )
+    ]
+    assert stale == []

@@ -99,3 +99,39 @@ async def test_a_device_never_seen_or_refusing_is_unreachable_at_once(
     )
     assert (await _probe(None))["reachable"] is False
     assert (await _probe(True))["reachable"] is False
+
+
+class _Runtime:
+    def __init__(self, heard: dict[str, float]) -> None:
+        self.heard = heard
+
+
+async def _timer(monkeypatch: pytest.MonkeyPatch, heard: dict[str, float]) -> list[str]:
+    probed: list[str] = []
+
+    async def reconcile(name: str, body: Any, patch: Any) -> None:
+        probed.append(name)
+
+    monkeypatch.setattr(devices, "reconcile", reconcile)
+    memo = kopf.Memo()
+    memo.runtime = _Runtime(heard)
+    await devices.device_probe(name="r9", body=_body(True), patch=kopf.Patch(), memo=memo)
+    return probed
+
+
+async def test_a_device_whose_telemetry_streams_is_not_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    assert await _timer(monkeypatch, {"r9": time.monotonic()}) == []
+
+
+async def test_a_device_whose_stream_is_silent_or_gone_is_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    silent = time.monotonic() - devices.PROBE_INTERVAL_S - 1
+    assert await _timer(monkeypatch, {"r9": silent}) == ["r9"]
+    assert await _timer(monkeypatch, {}) == ["r9"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from intentloop_intents.resources import inventory, operations, services
+from intentloop_intents.resources import inventory, northbound, operations, services
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,52 @@ KINDS: tuple[Kind, ...] = (
             Column("Root", ".status.isRootCause", "boolean"),
             Column("Ack", ".spec.acknowledged", "boolean"),
             Column("Count", ".status.count", "integer"),
+            AGE,
+        ),
+    ),
+    Kind(
+        "ServiceOrder",
+        "serviceorders",
+        ("sord",),
+        True,
+        northbound.ServiceOrderSpec,
+        northbound.ServiceOrderStatus,
+        "A TMF641 service order from a BSS: items that add, modify or delete intents.",
+        (
+            Column("External-Id", ".spec.externalId"),
+            Column("State", ".status.state"),
+            Column("Requested-By", ".spec.requestedBy", priority=1),
+            AGE,
+        ),
+    ),
+    Kind(
+        "TroubleTicket",
+        "troubletickets",
+        ("tt",),
+        True,
+        northbound.TroubleTicketSpec,
+        northbound.TroubleTicketStatus,
+        "A TMF621 trouble ticket: opened for a root-cause alarm affecting services, or by hand.",
+        (
+            Column("Severity", ".spec.severity"),
+            Column("Root-Cause", ".spec.rootCauseAlarm.name"),
+            Column("State", ".status.state"),
+            AGE,
+        ),
+    ),
+    Kind(
+        "EventSubscription",
+        "eventsubscriptions",
+        ("evsub",),
+        True,
+        northbound.EventSubscriptionSpec,
+        northbound.EventSubscriptionStatus,
+        "A TMF hub registration: where the northbound component delivers events.",
+        (
+            Column("API", ".spec.api"),
+            Column("Callback", ".spec.callback"),
+            Column("Delivered", ".status.delivered", "integer"),
+            Column("Failures", ".status.failures", "integer"),
             AGE,
         ),
     ),

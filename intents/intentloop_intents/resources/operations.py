@@ -129,6 +129,13 @@ class AlarmState(StrEnum):
     CLEARED = "cleared"
 
 
+class AlarmComment(CamelModel):
+    comment: Text
+    user_id: Text = ""
+    """The authenticated user who wrote it (recorded by the northbound component)."""
+    time: datetime | None = None
+
+
 class AlarmSpec(CamelModel):
     """The only part people write: acknowledgement (TMF642 ackState)."""
 
@@ -137,6 +144,12 @@ class AlarmSpec(CamelModel):
     acknowledged_by: Text = ""
     """Who acknowledged it: the authenticated user name, recorded by the API server
     (manifests/admission-policies.yaml); what a client writes here is replaced."""
+    comments: list[AlarmComment] = Field(default_factory=list, max_length=100)
+    """Comments by people (TMF642 commentAlarms), oldest first."""
+    cleared_by: Text = ""
+    """Who cleared the alarm by hand (TMF642 clearAlarms); empty if nobody did."""
+    cleared_time: datetime | None = None
+    """When it was cleared by hand: the alarm shows cleared until the loop changes it again."""
 
 
 class AlarmStatus(StatusModel):

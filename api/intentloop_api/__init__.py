@@ -1,0 +1,1 @@
+"""intentloop api: the northbound component (TM Forum Open APIs v4 and the console)."""
