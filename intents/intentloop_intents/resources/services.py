@@ -31,8 +31,7 @@ class Endpoint(CamelModel):
     interface: InterfaceName
     """Customer-facing interface on that device."""
     vlan: int | None = Field(default=None, ge=1, le=4094)
-    """The customer's VLAN at this port (unique per port); unset: the service's vlan, else a
-    free tag on this port. Services only (a slice's endpoints ignore it)."""
+    """The customer's VLAN at this port, unique per port; unset: spec.vlan, else a free one."""
 
 
 class SliceProfile(StrEnum):
