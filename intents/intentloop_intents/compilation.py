@@ -5,9 +5,15 @@ owned by the service id ("namespace/name"). The operator merges the contribution
 intent into one tree per device (`composition.merge`) and removes a deleted service with
 `composition.remove_owner`: what a service added is exactly what its removal takes away.
 
+Identifiers have the scope they have in the world: the customer's VLAN at an attachment is
+the customer's (`ServiceEndpoint.vlan`, one per endpoint), and inside the core every link
+carries its own tag (`link_tags`, allocated per link): a router joins its sub-interfaces
+by the service's L2 instance or VRF, not by equal tags, so it translates between them.
+`vlan_id` is the tag of any endpoint or link given none of its own (one tag everywhere).
+
 Shapes produced:
-- L2 point-to-point: on every device of the route a VLAN named after the service and
-  tagged sub-interfaces carrying it (customer ports at the ends, core ports in between);
+- L2 point-to-point: on every device of the route an L2 instance named after the service
+  joining tagged sub-interfaces (customer ports at the ends, core ports in between);
   the customer ports are enabled, and traffic is policed at the service's bandwidth where
   it enters the network (the customer sub-interfaces), so core links never carry more
   than was reserved for it.
@@ -29,6 +35,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from intentloop_intents.compilation_tags import Tags, around, check_tags
 from intentloop_intents.composition import (
     ConfigConflict,
     changed_devices,
@@ -43,7 +50,6 @@ from intentloop_intents.device.model import (
     InterfaceName,
     Policer,
     SubInterface,
-    Vlan,
     VlanId,
     Vrf,
 )
@@ -58,6 +64,7 @@ __all__ = [
     "changed_devices",
     "compile_l2_p2p",
     "compile_l3vpn",
+    "l2_instance_name",
     "merge",
     "merge_by_device",
     "policer_name",
@@ -81,6 +88,7 @@ class ServiceEndpoint(BaseModel):
 
     device: str = Field(min_length=1)
     interface: InterfaceName
+    vlan: VlanId | None = None  # the customer's tag here; None: the service's `vlan_id`
 
 
 class L2PointToPoint(BaseModel):
@@ -90,17 +98,20 @@ class L2PointToPoint(BaseModel):
 
     service: ServiceId
     endpoints: tuple[ServiceEndpoint, ServiceEndpoint]
-    vlan_id: VlanId
+    vlan_id: VlanId | None = None
     bandwidth_mbps: int = Field(ge=1, le=400_000)
     hops: tuple[Hop, ...] = Field(min_length=1)
+    links: tuple[str, ...] = ()  # links[i] joins hops[i] and hops[i + 1]
+    link_tags: dict[str, VlanId] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _route_joins_the_endpoints(self) -> L2PointToPoint:
         a, b = self.endpoints
-        if a == b:
+        if (a.device, a.interface) == (b.device, b.interface):
             raise ValueError("both endpoints are the same port")
         _check_route(self.hops, a.device, b.device)
         _check_ports_apart(self.endpoints, (self.hops,))
+        check_tags(self.endpoints, ((self.hops, self.links),), self.vlan_id, self.link_tags)
         return self
 
 
@@ -111,14 +122,17 @@ class L3Vpn(BaseModel):
 
     service: ServiceId
     endpoints: tuple[ServiceEndpoint, ...] = Field(min_length=2)
-    vlan_id: VlanId
+    vlan_id: VlanId | None = None
     bandwidth_mbps: int = Field(ge=1, le=400_000)
     route_target: str = Field(min_length=3, max_length=64, pattern=r"^[0-9]+:[0-9]+$")
     routes: tuple[tuple[Hop, ...], ...] = ()
+    route_links: tuple[tuple[str, ...], ...] = ()  # route_links[r][i] joins hops i and i + 1
+    link_tags: dict[str, VlanId] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _routes_join_every_endpoint(self) -> L3Vpn:
-        if len(set(self.endpoints)) != len(self.endpoints):
+        ports = [(e.device, e.interface) for e in self.endpoints]
+        if len(set(ports)) != len(ports):
             raise ValueError("an endpoint is listed twice")
         ends = {e.device for e in self.endpoints}
         group = {d: d for d in ends}
@@ -134,20 +148,29 @@ class L3Vpn(BaseModel):
         roots = {_root(group, d) for d in ends}
         if len(roots) > 1:
             raise ValueError(f"routes leave endpoint devices apart: {sorted(ends)}")
+        links = self.route_links or tuple(() for _ in self.routes)
+        if len(links) != len(self.routes):
+            raise ValueError("route_links: one tuple of links per route")
+        check_tags(
+            self.endpoints,
+            tuple(zip(self.routes, links, strict=True)),
+            self.vlan_id,
+            self.link_tags,
+        )
         return self
 
 
 def compile_l2_p2p(service: L2PointToPoint) -> dict[str, DeviceConfigTree]:
     """Per-device contributions of an L2 point-to-point service, by device name."""
     owner = frozenset({service.service})
-    vlan = Vlan(vlan_id=service.vlan_id, name=vlan_name(service.service), owners=owner)
     policer = _policer(service.service, service.bandwidth_mbps, owner)
-    parts = _Parts(service.service, service.vlan_id, None, owner)
+    tags = Tags(service.vlan_id, service.link_tags)
+    parts = _Parts(service.service, tags, None, owner, l2_instance_name(service.service))
     contributions: list[dict[str, DeviceConfigTree]] = []
-    for hop in service.hops:
-        contributions.append({hop.device: parts.core(hop, vlans=(vlan,))})
+    for hop, (before, after) in zip(service.hops, around(service.hops, service.links), strict=True):
+        contributions.append({hop.device: parts.core(hop, before, after)})
     for end in service.endpoints:
-        contributions.append({end.device: parts.edge(end, policer, vlans=(vlan,))})
+        contributions.append({end.device: parts.edge(end, policer)})
     return merge_by_device(contributions)
 
 
@@ -161,11 +184,12 @@ def compile_l3vpn(service: L3Vpn) -> dict[str, DeviceConfigTree]:
         owners=owner,
     )
     policer = _policer(service.service, service.bandwidth_mbps, owner)
-    parts = _Parts(service.service, service.vlan_id, vrf, owner)
+    parts = _Parts(service.service, Tags(service.vlan_id, service.link_tags), vrf, owner, None)
     contributions: list[dict[str, DeviceConfigTree]] = []
-    for route in service.routes:
-        for hop in route:
-            contributions.append({hop.device: parts.core(hop)})
+    links = service.route_links or tuple(() for _ in service.routes)
+    for route, route_links in zip(service.routes, links, strict=True):
+        for hop, (before, after) in zip(route, around(route, route_links), strict=True):
+            contributions.append({hop.device: parts.core(hop, before, after)})
     for end in service.endpoints:
         contributions.append({end.device: parts.edge(end, policer)})
     return merge_by_device(contributions)
@@ -176,6 +200,11 @@ def policer_name(service: str) -> str:
 
 
 def vlan_name(service: str) -> str:
+    return bounded_name("svc-", service)
+
+
+def l2_instance_name(service: str) -> str:
+    """The L2 cross-connect of an L2 service on each of its devices."""
     return bounded_name("svc-", service)
 
 
@@ -201,42 +230,46 @@ def _policer(service: str, mbps: int, owner: frozenset[str]) -> Policer:
 class _Parts:
     """Builds one service's pieces on one device: transit ports or a customer port."""
 
-    def __init__(self, service: str, vlan_id: int, vrf: Vrf | None, owner: frozenset[str]):
+    def __init__(
+        self, service: str, tags: Tags, vrf: Vrf | None, owner: frozenset[str], l2: str | None
+    ):
         self.service = service
-        self.vlan_id = vlan_id
+        self.tags = tags
         self.vrf = vrf
         self.owner = owner
+        self.l2_instance = l2
 
-    def core(self, hop: Hop, *, vlans: tuple[Vlan, ...] = ()) -> DeviceConfigTree:
-        ports = [p for p in (hop.in_interface, hop.out_interface) if p is not None]
+    def core(self, hop: Hop, before: str | None, after: str | None) -> DeviceConfigTree:
+        ports = ((hop.in_interface, before), (hop.out_interface, after))
+        present = [(p, link) for p, link in ports if p is not None]
         return DeviceConfigTree(
-            interfaces=tuple(self._port(p, CORE_PORT) for p in ports),
-            vlans=vlans,
+            interfaces=tuple(self._port(p, CORE_PORT) for p, _ in present),
             vrfs=self._vrfs(),
-            subinterfaces=tuple(self._sub(p, "transit", None) for p in ports),
+            subinterfaces=tuple(
+                self._sub(p, self.tags.of_link(link), "transit", None) for p, link in present
+            ),
         )
 
-    def edge(
-        self, end: ServiceEndpoint, policer: Policer, *, vlans: tuple[Vlan, ...] = ()
-    ) -> DeviceConfigTree:
+    def edge(self, end: ServiceEndpoint, policer: Policer) -> DeviceConfigTree:
+        tag = self.tags.of_end(end)
         return DeviceConfigTree(
             interfaces=(self._port(end.interface, CUSTOMER_PORT),),
-            vlans=vlans,
             policers=(policer,),
             vrfs=self._vrfs(),
-            subinterfaces=(self._sub(end.interface, "customer", policer.name),),
+            subinterfaces=(self._sub(end.interface, tag, "customer", policer.name),),
         )
 
     def _port(self, name: str, description: str) -> Interface:
         return Interface(name=name, enabled=True, description=description, owners=self.owner)
 
-    def _sub(self, parent: str, role: str, policer: str | None) -> SubInterface:
+    def _sub(self, parent: str, tag: int, role: str, policer: str | None) -> SubInterface:
         return SubInterface(
             parent=parent,
-            vlan_id=self.vlan_id,
+            vlan_id=tag,
             description=_text(f"intentloop {self.service} ({role})"),
             vrf=None if self.vrf is None else self.vrf.name,
             policer=policer,
+            l2_instance=self.l2_instance,
             owners=self.owner,
         )
 

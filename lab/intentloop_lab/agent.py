@@ -9,7 +9,10 @@ one `tc -batch` when a policer changed):
   the port (VNI = port attachment * 4096 + VLAN id, underlay = the port's /31; see
   `netplan`) — on the wire as specific as a tag, and like a tag it reaches the far end only
   if the far end has the same sub-interface;
-- an L2 cross-connect: sub-interfaces outside any VRF that share a VLAN id on one router
+- an L2 cross-connect: sub-interfaces of one router naming the same `l2_instance` are
+  bridged together whatever their tags (so each link may carry its own tag: the bridge
+  translates), in a bridge with a short indexed name (`l2x<n>`: Linux names have 15
+  characters); sub-interfaces in neither a VRF nor an L2 instance that share a VLAN id
   are bridged in `br<vlan>` (`cross_connect_of`, the one place that decides it);
 - a policer is a token bucket on what enters each sub-interface that references it: the
   sub-interface's ingress is redirected (`u32` + `mirred`) through an IFB device whose
@@ -66,9 +69,14 @@ class KernelConfig:
         return {s.bridge for s in self.subs.values() if s.bridge is not None}
 
 
-def cross_connect_of(sub: SubInterface) -> str | None:
-    """The bridge an L2 sub-interface joins: same VLAN id on one router = one service."""
-    return None if sub.vrf is not None else f"br{sub.vlan_id}"
+def cross_connect_of(sub: SubInterface, bridges: dict[str, str]) -> str | None:
+    """The bridge an L2 sub-interface joins: its `l2_instance` (named `l2x<n>` in the order
+    instances were first seen, kept in `bridges`), else its VLAN id; None in a VRF."""
+    if sub.vrf is not None:
+        return None
+    if sub.l2_instance is None:
+        return f"br{sub.vlan_id}"
+    return bridges.setdefault(sub.l2_instance, f"l2x{len(bridges)}")
 
 
 class DeviceAgent:
@@ -81,6 +89,7 @@ class DeviceAgent:
         self._down: frozenset[str] = frozenset()  # model ports a fault holds down
         self._applied = KernelConfig(ports_up=dict.fromkeys(self._kernel_ports(), True))
         self._tables: dict[str, int] = {}
+        self._bridges: dict[str, str] = {}  # L2 instance -> bridge device, never reused
         self._lock = threading.Lock()
 
     def _kernel_ports(self) -> list[str]:
@@ -142,7 +151,7 @@ class DeviceAgent:
             vni=netplan.vni(port.attachment, sub.vlan_id),
             local=port.address,
             remote=port.peer_address,
-            bridge=cross_connect_of(sub),
+            bridge=cross_connect_of(sub, self._bridges),
             table=table,
         )
 

@@ -95,6 +95,7 @@ DEVICE_LISTS: Mapping[str, ListSchema] = {
             "description": _DESCRIPTION,
             "vrf": _NAME64,
             "policer": _NAME64,
+            "l2-instance": _NAME64,
             "owner": _OWNER,
         },
     ),

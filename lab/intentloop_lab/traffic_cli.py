@@ -1,8 +1,8 @@
 """`intentloop lab traffic ping|rate|gap`: traffic between two customer sites of the lab.
 
 The pair is a NetworkService read from the cluster (`--service NS/NAME`: its first two
-endpoints, on the VLAN the operator allocated, untagged if none) or given by hand
-(`--from r1/eth1 --to r4/eth1 [--vlan N]`). One line of result; exit code 0 when the
+endpoints, each on the customer VLAN the operator holds at that port, untagged if none) or
+given by hand (`--from r1/eth1 --to r4/eth1 [--vlan N]`). One line of result; exit code 0 when the
 traffic did what a working service does (reachable; flowing at the end of a gap stream).
 """
 
@@ -41,9 +41,13 @@ def attachments(
 
 
 def service_attachments(state: LabState, service: dict[str, Any]) -> tuple[Attachment, Attachment]:
-    """A NetworkService body → its two attachments (VLAN from status.allocated.vlan)."""
-    vlan = ((service.get("status") or {}).get("allocated") or {}).get("vlan")
-    return attachments(state, service["spec"]["endpoints"], vlan)
+    """A NetworkService body → its two attachments, each on the customer VLAN the operator
+    holds at that port (status.allocated.endpoints; an older status's one `vlan`)."""
+    allocated = (service.get("status") or {}).get("allocated") or {}
+    held = allocated.get("endpoints")
+    if held:
+        return attachments(state, list(held), None)
+    return attachments(state, service["spec"]["endpoints"], allocated.get("vlan"))
 
 
 def read_service(kubeconfig: str | None, ref: str) -> dict[str, Any]:

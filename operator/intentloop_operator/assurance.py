@@ -206,7 +206,7 @@ class Assurance:
         uid = obj["metadata"].get("uid") or ""
         entry = {"time": datetime.now(UTC).isoformat(), "reason": why[:1024], "fromPath": old_path}
         try:
-            r, vlan, applied = await services.realise(
+            r, ids, applied = await services.realise(
                 self.rt, self.batcher, namespace, name, uid, spec
             )
         except outcomes.Outcome as e:
@@ -223,7 +223,7 @@ class Assurance:
         self.tried_at.pop(owner, None)
         self.tried_reason.pop(owner, None)
         metrics.REMEDIATIONS.labels("repathed").inc()
-        status = services.ready_status(obj, r, vlan, applied, namespace)
+        status = services.ready_status(obj, r, ids, applied, namespace)
         services.keep_port_warning(self.rt, namespace, name, spec, status)
         entry.update(toPath=list(r.primary.devices), outcome="repathed")
         services.remember(self.rt, namespace, name, obj, status, r)

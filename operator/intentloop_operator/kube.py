@@ -118,6 +118,18 @@ async def list_objects(plural: str) -> list[dict[str, Any]]:
     return await asyncio.to_thread(call)
 
 
+async def list_selected(plural: str, label_selector: str) -> list[dict[str, Any]]:
+    """The objects of a kind carrying the labels `label_selector` asks for ("k=v,...")."""
+
+    def call() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = custom().list_cluster_custom_object(
+            GROUP, VERSION, plural, label_selector=label_selector
+        )["items"]
+        return items
+
+    return await asyncio.to_thread(call)
+
+
 async def get_object(plural: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
     def call() -> dict[str, Any] | None:
         try:

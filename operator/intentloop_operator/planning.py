@@ -3,7 +3,8 @@
 The operator computes the intent's route and configuration exactly as it would for real,
 asks every device for the native diff (NETCONF edit / gNMI updates) and writes it to the
 Transaction's status — without reserving capacity, taking identifiers or touching devices.
-The VLAN it shows is the one provisioning would take (both ask `allocation.pick`). A dry run
+The identifiers it shows (customer VLANs, link tags, service ID) are the ones provisioning
+would take: both ask `identifiers`, which decides with `allocation_index.decide`. A dry run
 always ends with a phase: what cannot be planned is `Failed` with a message for the tenant
 who asked, naming no other tenant's intent.
 """
@@ -11,6 +12,7 @@ who asked, naming no other tenant's intent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import kopf
@@ -23,7 +25,16 @@ from intentloop_intents import composition
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.operations import TransactionSpec
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, changes, kube, logs, ports, routing, services
+from intentloop_operator import (
+    allocations,
+    changes,
+    identifiers,
+    kube,
+    logs,
+    ports,
+    realising,
+    routing,
+)
 from intentloop_operator.runtime import Runtime, service_owner
 
 MAX_TRANSIENT_RETRIES = 5  # the API server briefly unavailable: then the dry run fails
@@ -45,31 +56,30 @@ def conflict_message(e: composition.ConfigConflict) -> str:
     )
 
 
-def vlan_refusal(pools: list[alloc.Pool], e: alloc.AllocationError, requested: int | None) -> str:
-    """Why no VLAN can be previewed, without saying who holds what."""
-    if isinstance(e, alloc.PoolExhausted) or requested is None:
-        return "no free VLAN is left in the VLAN pools: ask the platform team for more"
-    if not any(requested in p for p in pools):
-        names = ", ".join(p.name for p in pools)
-        return (
-            f"spec.vlan: {requested} is not in any VLAN pool ({names}) or is excluded from it; "
-            "choose another or leave vlan unset to get a free one"
-        )
-    return (
-        f"spec.vlan: {requested} is already used by another service; "
-        "choose another or leave vlan unset to get a free one"
-    )
+def vlan_refusal(e: alloc.AllocationError) -> str:
+    """Why no identifier can be previewed, without saying who holds what."""
+    text = str(e)
+    if isinstance(e, alloc.PoolExhausted):
+        return f"{text}: ask the platform team for more"
+    if "is in none of the pools" in text or "excluded" in text or "outside" in text:
+        return f"spec.vlan: {text}; choose another or leave vlan unset to get a free one"
+    return text  # already says which field and where, naming no one
 
 
-async def preview_vlan(rt: Runtime, owner: str, spec: NetworkServiceSpec) -> int:
-    """The VLAN provisioning would take for `owner` now (the same choice; nothing is taken)."""
+async def preview_identifiers(
+    rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec
+) -> tuple[routing.Routing, identifiers.Identifiers]:
+    """The route and what provisioning would hold for the service now (the same choices,
+    the same links routed around; nothing is taken)."""
+    owner = service_owner(namespace, name)
+    identify = partial(identifiers.preview, rt.allocations, owner, spec)
     try:
-        return await allocations.preview(rt.allocations, "vlan", owner, requested=spec.vlan)
+        r, ids, _ = await realising.route_and_identify(rt, namespace, name, spec, identify)
     except allocations.NoPool:
         raise Refused("no VLAN pool exists yet: ask the platform team for one") from None
     except alloc.AllocationError as e:
-        pools = await allocations.pools_of(rt.allocations, "vlan")
-        raise Refused(vlan_refusal(pools, e, spec.vlan)) from None
+        raise Refused(vlan_refusal(e)) from None
+    return r, ids
 
 
 async def _service(namespace: str, spec: TransactionSpec) -> tuple[str, NetworkServiceSpec]:
@@ -92,9 +102,8 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         refused, _ = ports.check(rt, namespace, service.endpoints, rt.services.get(owner))
         if refused is not None:  # refused as provisioning would refuse it
             raise Refused(f"{ports.REASON}: {refused.message}")
-        r = routing.route(rt, namespace, name, service)
-        vlan = await preview_vlan(rt, owner, service)
-        contributions = services.compile_service(owner, service, r, vlan, 65000)
+        r, ids = await preview_identifiers(rt, namespace, name, service)
+        contributions = realising.compile_service(owner, service, r, ids, identifiers.RT_ASN)
         intent = changes.IntentRef("NetworkService", namespace, name)
         result = await changes.plan(rt, pool, intent, contributions)
     except Refused as e:
@@ -109,7 +118,8 @@ async def plan(rt: Runtime, pool: Any, namespace: str, spec: TransactionSpec) ->
         return failed(str(e))
     status = changes.transaction_status(result, _now())
     status["phase"] = "Planned" if result.failure is None else "Failed"
-    status["message"] = status["message"] or f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
+    vlans = "/".join(str(v) for v in ids.endpoint_vlans)
+    status["message"] = status["message"] or f"path {'-'.join(r.primary.devices)}, vlan {vlans}"
     return status
 
 

@@ -75,17 +75,24 @@ def _check_customer_ports(rt: Runtime, spec: NetworkServiceSpec) -> None:
             )
 
 
-def route(rt: Runtime, namespace: str, name: str, spec: NetworkServiceSpec) -> Routing:
-    """The service's routes; they keep off the links `rt.steer` names for it and the links
-    maintenance drains (`rt.drained`) when they can: a link forecast to breach, or about to
-    be serviced, is still better than no route at all."""
+def route(
+    rt: Runtime,
+    namespace: str,
+    name: str,
+    spec: NetworkServiceSpec,
+    full: frozenset[str] = frozenset(),
+) -> Routing:
+    """The service's routes, never over the links in `full` (no free tag left on them).
+    They keep off the links `rt.steer` names for it and the links maintenance drains
+    (`rt.drained`) when they can: a link forecast to breach, or about to be serviced, is
+    still better than no route at all."""
     steered = rt.steer.get(service_owner(namespace, name), frozenset()) | frozenset(rt.drained)
     if steered:
         try:
-            return avoiding(rt, namespace, name, spec, steered)
+            return avoiding(rt, namespace, name, spec, steered | full)
         except NotRoutable:
             pass
-    return avoiding(rt, namespace, name, spec, frozenset())
+    return avoiding(rt, namespace, name, spec, full)
 
 
 def avoiding(

@@ -16,20 +16,31 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from intentloop_intents import allocation as alloc
-from intentloop_intents import compilation, composition, tenancy
+from intentloop_intents import composition, tenancy
 from intentloop_intents import conditions as cond
 from intentloop_intents.resources import GROUP, VERSION
 from intentloop_intents.resources.meta import ConditionType
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, changes, logs, metrics, ports, routing
+from intentloop_operator import (
+    allocations,
+    changes,
+    identifiers,
+    logs,
+    metrics,
+    ports,
+    realising,
+    routing,
+)
 from intentloop_operator.batching import Batcher
-from intentloop_operator.outcomes import CompilationError, Outcome, classify, sentence
+from intentloop_operator.identifiers import Identifiers
+from intentloop_operator.outcomes import CompilationError, Outcome, classify
 from intentloop_operator.runtime import Runtime, service_owner
 
 RETRY_DELAY_S = 3.0
@@ -38,58 +49,27 @@ WAIT_DELAY_S = 10.0
 log = logs.get("intentloop.services")
 
 
-def compile_service(
-    owner: str, spec: NetworkServiceSpec, r: routing.Routing, vlan: int, rt_asn: int
-) -> dict[str, Any]:
-    """Per-device contributions; raises CompilationError saying in words what is refused."""
-    try:
-        return _compile(owner, spec, r, vlan, rt_asn)
-    except ValidationError as e:
-        raise CompilationError(sentence(e)) from None
-    except ValueError as e:
-        raise CompilationError(str(e)[:1000]) from None
-
-
-def _compile(
-    owner: str, spec: NetworkServiceSpec, r: routing.Routing, vlan: int, rt_asn: int
-) -> dict[str, Any]:
-    ends = tuple(
-        compilation.ServiceEndpoint(device=e.device, interface=e.interface) for e in spec.endpoints
-    )
-    if spec.type == "l3vpn":
-        return compilation.compile_l3vpn(
-            compilation.L3Vpn(
-                service=owner,
-                endpoints=ends,
-                vlan_id=vlan,
-                bandwidth_mbps=spec.bandwidth_mbps,
-                route_target=alloc.route_target(rt_asn, vlan),
-                routes=tuple(p.hops for p in r.routes),
-            )
-        )
-    return compilation.compile_l2_p2p(
-        compilation.L2PointToPoint(
-            service=owner,
-            endpoints=(ends[0], ends[1]),
-            vlan_id=vlan,
-            bandwidth_mbps=spec.bandwidth_mbps,
-            hops=r.primary.hops,
-        )
-    )
-
-
 async def realise(
-    rt: Runtime, batcher: Batcher, namespace: str, name: str, uid: str, spec: NetworkServiceSpec
-) -> tuple[routing.Routing, int, changes.Applied]:
-    """Route, identifiers, config, transaction; raises Outcome (see `outcomes.classify`)."""
+    rt: Runtime,
+    batcher: Batcher,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: NetworkServiceSpec,
+    before: Mapping[str, Any] | None = None,
+) -> tuple[routing.Routing, Identifiers, changes.Applied]:
+    """Route, identifiers, config, transaction; raises Outcome (see `outcomes.classify`).
+    `before` is the status's `allocated` as last written (else as last remembered): what
+    it held on ports and links the service no longer uses is given back once it is off them."""
     owner = service_owner(namespace, name)
     refused, _ = ports.check(rt, namespace, spec.endpoints, rt.services.get(owner))
     if refused is not None:  # nothing is pushed; looked at again: the port may be assigned
         raise Outcome("Failed", ports.REASON, refused.message, retry=True, waiting=True)
     try:
-        r = routing.route(rt, namespace, name, spec)
-        vlan = await allocations.take(rt.allocations, "vlan", owner, uid, requested=spec.vlan)
-        contributions = compile_service(owner, spec, r, vlan, 65000)
+        r, ids, full = await realising.route_and_identify(
+            rt, namespace, name, spec, partial(identifiers.take, rt.allocations, owner, uid, spec)
+        )
+        contributions = realising.compile_service(owner, spec, r, ids, identifiers.RT_ASN)
     except (routing.NotRoutable, alloc.AllocationError, allocations.NoPool, CompilationError) as e:
         raise classify(e) from None
     routing.release(rt, namespace, name)
@@ -106,7 +86,11 @@ async def realise(
         rt.failed_transactions[owner] = reason  # shown in the tenant's transactionFailed alarm
         raise Outcome("Provisioning", "TransactionFailed", reason, retry=True)
     rt.failed_transactions.pop(owner, None)
-    return r, vlan, applied
+    if before is None:
+        before = ((rt.services.get(owner) or {}).get("status") or {}).get("allocated")
+    links = realising.configured_links(spec, r)
+    await identifiers.release_left(rt.allocations, owner, spec, links, before, full)
+    return r, ids, applied
 
 
 def _own_words(rt: Runtime, namespace: str, text: str) -> str:
@@ -136,7 +120,7 @@ def _transaction_ref(applied: changes.Applied) -> dict[str, str]:
 
 
 def ready_status(
-    body: Mapping[str, Any], r: routing.Routing, vlan: int, applied: changes.Applied, ns: str
+    body: Mapping[str, Any], r: routing.Routing, ids: Identifiers, applied: changes.Applied, ns: str
 ) -> dict[str, Any]:
     bound = (body["spec"].get("sla") or {}).get("maxLatencyMs")
     latency = r.primary.latency_ms
@@ -147,7 +131,10 @@ def ready_status(
         "pathLinks": list(r.primary.links) if len(r.routes) == 1 else links,
         "backupPath": list(r.backup.devices) if r.backup else [],
         "backupPathLinks": list(r.backup.links) if r.backup else [],
-        "allocated": {"vlan": vlan},
+        "allocated": {
+            **ids.status(NetworkServiceSpec.model_validate(dict(body["spec"]))),
+            "vlan": None,
+        },
         "measuredLatencyMs": round(latency, 3),
         "slaMet": bound is None or latency <= bound,
         "transactionRef": _transaction_ref(applied),
@@ -196,7 +183,8 @@ async def evaluate(
     event: tuple[str, str, str] | None = None
     try:
         spec = NetworkServiceSpec.model_validate(dict(body["spec"]))
-        r, vlan, applied = await realise(rt, batcher, namespace, name, uid, spec)
+        before = (body.get("status") or {}).get("allocated")
+        r, ids, applied = await realise(rt, batcher, namespace, name, uid, spec, before)
     except ValidationError as e:
         failure: Outcome | None = classify(e)
     except Outcome as e:
@@ -204,14 +192,15 @@ async def evaluate(
     else:
         failure = None
         news = not _ready_at_generation(body)  # a resume or a repeated pass: no new Event
-        status = ready_status(body, r, vlan, applied, namespace)
+        status = ready_status(body, r, ids, applied, namespace)
         keep_port_warning(rt, namespace, name, spec, status)
         remember(rt, namespace, name, body, status, r)
         if started_at is not None and news:  # from the change (first attempt) to Ready
             elapsed = (datetime.now(UTC) - started_at.astimezone(UTC)).total_seconds()
             metrics.CONVERGENCE_SECONDS.labels("NetworkService").observe(max(0.0, elapsed))
         if news:
-            message = f"path {'-'.join(r.primary.devices)}, vlan {vlan}"
+            vlans = "/".join(str(v) for v in ids.endpoint_vlans)
+            message = f"path {'-'.join(r.primary.devices)}, vlan {vlans}"
             event = ("Normal", "Provisioned", message)
     if failure is not None:
         status = {
@@ -336,7 +325,7 @@ async def service_deleted(
     owner = service_owner(namespace, name)
     rt.resumption.done(owner)
     async with rt.service_lock(owner):
-        rt.services.pop(owner, None)  # assurance and healing leave it alone from now on
+        gone = rt.services.pop(owner, None) or {}  # assurance and healing leave it alone now
         rt.repath.discard(owner)
         rt.waiting.forget(owner)
         intent = changes.IntentRef("NetworkService", namespace, name)
@@ -344,7 +333,13 @@ async def service_deleted(
         if not applied.ok:  # kopf keeps this message in the tenant-readable status
             why = _own_words(rt, namespace, applied.reason())
             raise kopf.TemporaryError(f"removing config: {why}", delay=RETRY_DELAY_S)
-        await allocations.release(rt.allocations, owner)
+        uid = str(body.metadata.get("uid") or gone.get("metadata", {}).get("uid") or "")
+        held = (
+            (body.get("status") or {}).get("allocated"),
+            (gone.get("status") or {}).get("allocated"),
+        )
+        pools = set().union(*(identifiers.pools_held(a) for a in held))
+        await allocations.release(rt.allocations, owner, uid, pools)
         routing.release(rt, namespace, name)
         rt.failed_transactions.pop(owner, None)
         rt.service_links.pop(owner, None)

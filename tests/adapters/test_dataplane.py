@@ -84,12 +84,14 @@ def ping(netns: str, address: str, count: int = 1) -> bool:
     return done.returncode == 0
 
 
-def site_address(lab: labstate.LabState, device: str, address: str) -> str:
-    """Give the site behind device/eth1 a VLAN interface with `address`; returns its netns."""
-    site = lab.site(device, "eth1")
-    name = sites.vlan_interface_name(site, VLAN)
+def site_address(
+    lab: labstate.LabState, device: str, address: str, vlan: int = VLAN, port: str = "eth1"
+) -> str:
+    """Give the site behind device/port a VLAN interface with `address`; returns its netns."""
+    site = lab.site(device, port)
+    name = sites.vlan_interface_name(site, vlan)
     if name not in ip(site.netns, "-o", "link"):
-        sites.add_vlan_interface(site, VLAN)
+        sites.add_vlan_interface(site, vlan)
         ip(site.netns, "address", "add", f"{address}/24", "dev", name)
     return site.netns
 
@@ -235,6 +237,47 @@ def test_an_l2_service_makes_its_sites_reach_each_other_and_removing_it_breaks_t
         netconf_apply(lab.router("a"), DeviceConfigTree())
         netconf_apply(lab.router("c"), DeviceConfigTree())
     assert wait_for(lambda: "eth1.100" not in ip(lab.router("a").netns, "-o", "link"))
+
+
+def test_customer_vlans_differ_at_the_ends_and_each_link_has_its_own_tag(
+    lab: labstate.LabState, gnmi: Callable[[str], Gnmi]
+) -> None:
+    """a/eth2 VLAN 100 -(tag 37)- b -(tag 4000)- c/eth1 VLAN 2000: the routers translate."""
+    west = site_address(lab, "a", "10.78.0.1", vlan=100, port="eth2")
+    site_address(lab, "c", "10.78.0.2", vlan=2000)
+    xc = "svc-t.x"
+    a_tree = DeviceConfigTree(
+        subinterfaces=(
+            SubInterface(parent="eth2", vlan_id=100, l2_instance=xc),
+            SubInterface(parent="core-b", vlan_id=37, l2_instance=xc),
+        )
+    )
+    c_tree = DeviceConfigTree(
+        subinterfaces=(
+            SubInterface(parent="core-b", vlan_id=4000, l2_instance=xc),
+            SubInterface(parent="eth1", vlan_id=2000, l2_instance=xc),
+        )
+    )
+    apart = {
+        "subinterface": [{"parent": "core-a", "vlan-id": 37}, {"parent": "core-c", "vlan-id": 4000}]
+    }
+    joined = {"subinterface": [{**sub, "l2-instance": xc} for sub in apart["subinterface"]]}
+    b = gnmi("b")
+    try:
+        netconf_apply(lab.router("a"), a_tree)
+        netconf_apply(lab.router("c"), c_tree)
+        b.set(update=apart)  # two tags on b, in no common instance: nothing crosses b
+        assert not ping(west, "10.78.0.2", count=2)
+        b.set(replace=joined)
+        assert wait_for(lambda: ping(west, "10.78.0.2"))
+        bridge = link(lab.router("b").netns, "core-a.37")
+        assert bridge.get("master")
+        assert bridge.get("master") == link(lab.router("b").netns, "core-c.4000").get("master")
+    finally:
+        b.set(replace={})
+        netconf_apply(lab.router("a"), DeviceConfigTree())
+        netconf_apply(lab.router("c"), DeviceConfigTree())
+    assert wait_for(lambda: "core-b.37" not in ip(lab.router("a").netns, "-o", "link"))
 
 
 def test_traffic_over_a_service_shows_in_the_link_counters(

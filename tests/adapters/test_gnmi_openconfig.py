@@ -104,6 +104,29 @@ async def test_what_the_router_stores_is_the_service_and_valid_for_libyang(
     assert any(m.startswith("openconfig-network-instance@") for m in capabilities.models)
 
 
+TRANSIT = DeviceConfigTree(
+    interfaces=(Interface(name="eth1", owners=OWNER), Interface(name="eth2", owners=OWNER)),
+    subinterfaces=(  # one service entering on tag 37 and leaving on 4000: the router translates
+        SubInterface(parent="eth1", vlan_id=37, l2_instance="svc-tenant-a.svc", owners=OWNER),
+        SubInterface(parent="eth2", vlan_id=4000, l2_instance="svc-tenant-a.svc", owners=OWNER),
+    ),
+)
+
+
+async def test_an_l2_instance_with_a_tag_per_port_is_stored_and_valid_for_ygot_and_libyang(
+    adapter: GnmiAdapter, openconfig_lab_device: GnmiLabHandle, tmp_path: Path
+) -> None:
+    await commit(adapter, TRANSIT)  # the lab router validated the Set with ygot
+    stored = openconfig_lab_device.target.running_document()
+    done = yanglint([stored], tmp_path)
+    assert done.returncode == 0, errors(done)
+    instances = stored["openconfig-network-instance:network-instances"]["network-instance"]
+    l2 = next(i for i in instances if i["name"] == "svc-tenant-a.svc")
+    assert l2["config"]["type"].endswith("L2P2P")
+    assert [m["id"] for m in l2["interfaces"]["interface"]] == ["eth1.37", "eth2.4000"]
+    assert await adapter.get_config() == TRANSIT.without_owners()
+
+
 async def test_removing_the_service_leaves_nothing_behind(
     adapter: GnmiAdapter, openconfig_lab_device: GnmiLabHandle
 ) -> None:

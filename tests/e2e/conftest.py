@@ -345,3 +345,20 @@ def running_config(lab: Lab, router: str) -> Any:
             await adapter.close()
 
     return asyncio.run(read())
+
+
+def service_subinterfaces(lab: Lab, router: str, namespace: str, name: str) -> set[str]:
+    """The sub-interfaces a service has on `router` as the router holds them: those in its
+    L2 instance or its VRF (each port carries its own tag, so the tag does not say)."""
+    from intentloop_intents import compilation
+
+    owner = f"{namespace}/{name}"
+    l2, vrf = compilation.l2_instance_name(owner), compilation.vrf_name(owner)
+    subs = running_config(lab, router).subinterfaces
+    return {s.name for s in subs if s.l2_instance == l2 or s.vrf == vrf}
+
+
+def customer_vlans(obj: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """(device, interface) → the customer's VLAN the operator holds there (from status)."""
+    ends = obj["status"]["allocated"]["endpoints"]
+    return {(e["device"], e["interface"]): e["vlan"] for e in ends}

@@ -147,6 +147,14 @@ CASES: list[tuple[str, Any, str, Any, str]] = [
         "exactly two endpoints",
     ),
     ("vlan-out-of-range", service, "spec.vlan", 4095, "spec.vlan"),
+    ("endpoint-vlan-out-of-range", service, "spec.endpoints.1.vlan", 0, "spec.endpoints[1].vlan"),
+    (
+        "cel-link-tag-pool-bounds",
+        pool,
+        "spec",
+        {"kind": "linkTag", "ranges": [{"start": 1, "end": 5000}]},
+        "1..4094",
+    ),
     (
         "cel-pool-range-ordered",
         pool,

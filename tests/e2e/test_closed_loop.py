@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     holds,
     lab_ports,
     running_config,
+    service_subinterfaces,
     wait_for,
 )
 
@@ -313,9 +314,8 @@ def test_a_stopped_device_raises_unreachable_and_its_services_move_away(
             what="re-pathed around r2",
             on_fail=lambda: operator.log.read_text()[-3000:],
         )
-        vlan = moved["status"]["allocated"]["vlan"]
         for router in moved["status"]["path"]:
-            assert any(s.vlan_id == vlan for s in running_config(lab, router).subinterfaces), router
+            assert service_subinterfaces(lab, router, namespace, "via-r2"), router
         alarm = wait_for(
             lambda: _alarm(cluster, INFRA, "device-r2-deviceunreachable"),
             timeout=20,
@@ -334,7 +334,7 @@ def test_a_stopped_device_raises_unreachable_and_its_services_move_away(
         what="unreachable alarm cleared",
     )
     wait_for(
-        lambda: not any(s.vlan_id == vlan for s in running_config(lab, "r2").subinterfaces),
+        lambda: not service_subinterfaces(lab, "r2", namespace, "via-r2"),
         timeout=30,
         what="stale config removed from r2",
     )
@@ -368,14 +368,13 @@ def test_a_service_to_a_stopped_device_waits_and_converges_when_it_returns(
         assert ready["reason"] == "EndpointUnreachable", ready
     finally:
         lab.device("r6", "start")
-    obj = wait_for(
+    wait_for(
         lambda: _ready(cluster, namespace, "to-r6"),
         timeout=60,
         what="Ready once r6 is back",
         on_fail=lambda: operator.log.read_text()[-3000:],
     )
-    vlan = obj["status"]["allocated"]["vlan"]
-    assert any(s.vlan_id == vlan for s in running_config(lab, "r6").subinterfaces)
+    assert service_subinterfaces(lab, "r6", namespace, "to-r6")
 
 
 def _about(record: dict[str, Any], namespace: str, name: str) -> bool:
@@ -407,6 +406,5 @@ def test_a_flapping_link_causes_a_bounded_number_of_repaths(
     changes = [t for t in records if _about(t, namespace, "flappy")]
     assert len(final["status"].get("remediations", [])) <= 4, final["status"]["remediations"]
     assert len(changes) <= 5, [t["metadata"]["name"] for t in changes]
-    vlan = final["status"]["allocated"]["vlan"]
     for router in final["status"]["path"]:
-        assert any(s.vlan_id == vlan for s in running_config(lab, router).subinterfaces), router
+        assert service_subinterfaces(lab, router, namespace, "flappy"), router

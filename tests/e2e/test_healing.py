@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     Cluster,
     Lab,
     Operator,
+    customer_vlans,
     running_config,
     wait_for,
 )
@@ -119,12 +120,18 @@ def test_a_service_waiting_for_a_vlan_pool_becomes_ready_when_the_pool_appears(
             what="the service Ready once its pool exists",
             on_fail=lambda: operator.log.read_text()[-3000:],
         )
-        assert obj["status"]["allocated"]["vlan"] == vlan
+        assert set(customer_vlans(obj).values()) == {vlan}  # at both ends
         for router in ("r1", "r4"):
             subs = {s.name for s in running_config(lab, router).subinterfaces}
             assert f"eth2.{vlan}" in subs, (router, sorted(subs))
         held = _allocations_of(cluster, f"{namespace}/wait-pool")
-        assert [a["spec"]["pool"] for a in held] == [pool]
+        at_ports = {a["spec"]["pool"]: a["spec"]["value"] for a in held}
+        assert {k: at_ports.get(k) for k in ("port.r1.eth2", "port.r4.eth2")} == {
+            "port.r1.eth2": vlan,
+            "port.r4.eth2": vlan,
+        }
+        assert pool not in at_ports  # the pool says which VLANs may be asked for; each port
+        # holds its own
     finally:
         cluster.kubectl("delete", "networkservice", "wait-pool", "-n", namespace, "--timeout=60s")
         cluster.kubectl("delete", "resourcepool", pool, "--wait=false", check=False)
@@ -144,7 +151,7 @@ def test_a_link_on_a_customer_port_makes_the_service_not_ready_until_it_is_delet
         what="the service Ready",
         on_fail=lambda: operator.log.read_text()[-3000:],
     )
-    vlan = first["status"]["allocated"]["vlan"]
+    vlans = customer_vlans(first)
 
     # The platform team declares a Link on r3/eth1 — the service's customer port. Thin and
     # expensive, so no other route would ever choose it while it exists.
@@ -189,10 +196,10 @@ def test_a_link_on_a_customer_port_makes_the_service_not_ready_until_it_is_delet
         what="the service Ready again once the Link is gone",
         on_fail=lambda: operator.log.read_text()[-3000:],
     )
-    assert obj["status"]["allocated"]["vlan"] == vlan
+    assert customer_vlans(obj) == vlans
     for router in ("r3", "r6"):
         subs = {s.name for s in running_config(lab, router).subinterfaces}
-        assert f"eth1.{vlan}" in subs, (router, sorted(subs))
+        assert f"eth1.{vlans[(router, 'eth1')]}" in subs, (router, sorted(subs))
     cluster.kubectl("delete", "networkservice", "port-clash", "-n", namespace, "--timeout=60s")
 
 

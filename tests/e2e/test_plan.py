@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from intentloop_intents import compilation
 from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, running_config
 
 
@@ -65,15 +66,15 @@ def test_plan_shows_per_device_diffs_without_touching_any_device(
     # owner sets of shared items (a core port losing an owner is a different item), so
     # "nothing changed at all" is not ours to assert. Nothing of the plan may be on a device,
     # and no item the plan would add (its VLAN sub-interfaces, its policer) may be there.
-    found = re.search(r"Planned — path \S+, vlan (\d+)", out.stdout)
+    found = re.search(r"Planned — path \S+, vlan (\d+)/(\d+)", out.stdout)
     assert found, out.stdout
-    vlan = int(found.group(1))
+    instance = compilation.l2_instance_name(owner)
     for router in lab.state.routers:
         after = running_config(lab, router.name)
         items = (*after.interfaces, *after.vlans, *after.policers, *after.subinterfaces)
         assert not any(owner in item.owners for item in items), router.name
         assert f"pol-{namespace}.planned" not in {p.name for p in after.policers}, router.name
-        ours = [s.name for s in after.subinterfaces if s.vlan_id == vlan]
-        assert not ours, f"{router.name} carries the planned VLAN {vlan}: {ours}"
+        ours = [s.name for s in after.subinterfaces if s.l2_instance == instance]
+        assert not ours, f"{router.name} carries the planned service: {ours}"
     assert "planned" not in cluster.kubectl("get", "allocations").stdout
     assert "plan-" not in cluster.kubectl("get", "transactions", "-n", namespace).stdout

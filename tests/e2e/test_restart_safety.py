@@ -111,13 +111,24 @@ def _check_devices_and_allocations(
         for device in s["status"]["path"]:
             assert owner in _owners(desired[device]), (owner, device)
     allocations = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "allocations")["items"]
-    held: dict[str, list[int]] = {}
+    held: dict[str, dict[str, list[int]]] = {}
     for a in allocations:
-        held.setdefault(a["spec"]["owner"], []).append(a["spec"]["value"])
-    for owner in live:
-        assert len(held.get(owner, [])) == 1, (owner, held.get(owner))
-    vlans = [s["status"]["allocated"]["vlan"] for s in services]
-    assert len(set(vlans)) == len(vlans), "a VLAN was handed out twice"
+        held.setdefault(a["spec"]["owner"], {}).setdefault(a["spec"]["pool"], []).append(
+            a["spec"]["value"]
+        )
+    on_link: dict[str, list[int]] = {}
+    for s in services:  # one value per pool: each port, each link of its path, one service ID
+        owner = f"{s['metadata']['namespace']}/{s['metadata']['name']}"
+        mine = s["status"]["allocated"]
+        want = {f"port.{e['device']}.{e['interface']}": [e["vlan"]] for e in mine["endpoints"]}
+        want |= {f"link.{link}": [tag] for link, tag in mine["linkTags"].items()}
+        want["service-ids"] = [mine["serviceId"]]
+        assert held.get(owner) == want, (owner, held.get(owner), want)
+        for link, tag in mine["linkTags"].items():
+            on_link.setdefault(link, []).append(tag)
+    for link, tags in on_link.items():
+        assert len(set(tags)) == len(tags), f"a tag was handed out twice on {link}"
+    assert set(held) <= set(live), "a gone service still holds identifiers"
 
 
 @pytest.mark.e2e

@@ -17,7 +17,9 @@ from tests.e2e.conftest import (
     Cluster,
     Lab,
     Operator,
+    customer_vlans,
     running_config,
+    service_subinterfaces,
     wait_for,
 )
 
@@ -49,8 +51,9 @@ def _service(
     return yaml.safe_dump(body)
 
 
-def _subinterfaces(lab: Lab, router: str, vlan: int) -> set[str]:
-    return {s.name for s in running_config(lab, router).subinterfaces if s.vlan_id == vlan}
+def _subinterfaces(lab: Lab, router: str, obj: dict[str, Any]) -> set[str]:
+    meta = obj["metadata"]
+    return service_subinterfaces(lab, router, meta["namespace"], meta["name"])
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +84,15 @@ def test_the_examples_become_ready_and_are_on_the_devices(
         )
         if d["kind"] != "NetworkService":
             continue
-        vlan = obj["status"]["allocated"]["vlan"]
+        vlans = customer_vlans(obj)
         for end in d["spec"]["endpoints"]:
-            assert f"{end['interface']}.{vlan}" in _subinterfaces(lab, end["device"], vlan)
-        # Every device on the path carries the service's VLAN; no device off the path does.
+            vlan = vlans[(end["device"], end["interface"])]
+            assert f"{end['interface']}.{vlan}" in _subinterfaces(lab, end["device"], obj)
+        # Every device on the path carries the service; no device off the path does.
         path = obj["status"]["path"]
         for router in (r.name for r in lab.state.routers):
-            on_device = bool(_subinterfaces(lab, router, vlan))
-            assert on_device == (router in path), (router, path, vlan)
+            on_device = bool(_subinterfaces(lab, router, obj))
+            assert on_device == (router in path), (router, path)
 
 
 @pytest.mark.e2e
@@ -165,7 +169,7 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
         timeout=30,
         what="Ready",
     )
-    vlan, first_tx = obj["status"]["allocated"]["vlan"], obj["status"]["transactionRef"]["name"]
+    held, first_tx = obj["status"]["allocated"], obj["status"]["transactionRef"]["name"]
 
     cluster.kubectl(
         "apply", "-f", "-", input=_service(namespace, "upd", ("r3", "eth1"), ("r6", "eth1"), 30)
@@ -181,7 +185,7 @@ def test_update_pushes_only_what_changed_and_delete_removes_exactly_the_service(
         timeout=30,
         what="update applied",
     )
-    assert obj["status"]["phase"] == "Ready" and obj["status"]["allocated"]["vlan"] == vlan
+    assert obj["status"]["phase"] == "Ready" and obj["status"]["allocated"] == held
     ref = obj["status"]["transactionRef"]
 
     def recorded() -> Any:
@@ -247,6 +251,5 @@ def test_a_device_rejecting_its_commit_is_named_and_nothing_is_half_configured(
         timeout=60,
         what="convergence",
     )
-    vlan = obj["status"]["allocated"]["vlan"]
     for router in obj["status"]["path"]:
-        assert _subinterfaces(lab, router, vlan), router
+        assert _subinterfaces(lab, router, obj), router

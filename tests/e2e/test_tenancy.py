@@ -166,10 +166,12 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
         what="convergence once the ports are assigned",
         on_fail=lambda: operator.log.read_text()[-3000:],
     )
-    vlan = obj["status"]["allocated"]["vlan"]
+    vlans = {
+        (e["device"], e["interface"]): e["vlan"] for e in obj["status"]["allocated"]["endpoints"]
+    }
     for device, port in B_PORTS:
         subs = {s.name for s in running_config(lab, device).subinterfaces}
-        assert f"{port}.{vlan}" in subs, (device, subs)
+        assert f"{port}.{vlans[(device, port)]}" in subs, (device, subs)
 
     # The port is given back to the other tenant: the running service is not torn down, it
     # says it runs on a port that is no longer its namespace's.
@@ -184,7 +186,9 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
     assert _condition(obj, "Degraded")["status"] == "True"
     assert _condition(obj, "Ready")["status"] == "True"
     assert "r3/eth2 is not assigned" in _condition(obj, "Degraded")["message"]
-    assert f"eth2.{vlan}" in {s.name for s in running_config(lab, "r3").subinterfaces}
+    assert f"eth2.{vlans[('r3', 'eth2')]}" in {
+        s.name for s in running_config(lab, "r3").subinterfaces
+    }
     assign_ports(namespace, B_PORTS[:1])
     wait_for(
         lambda: (

@@ -22,7 +22,16 @@ from intentloop_lab.traffic import Attachment, Endpoint
 from intentloop_lab.traffic_cli import attachments
 from intentloop_lab.traffic_gap import GapStream
 from intentloop_lab.traffic_iperf import rate
-from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, lab_adapter, wait_for
+from tests.e2e.conftest import (
+    REPO,
+    AssignPorts,
+    Cluster,
+    Lab,
+    Operator,
+    lab_adapter,
+    service_subinterfaces,
+    wait_for,
+)
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
 
@@ -97,8 +106,8 @@ def _ready(cluster: Cluster, operator: Operator, ns: str, name: str) -> dict[str
 
 
 def _pair(lab: Lab, service: dict[str, Any]) -> tuple[Attachment, Attachment]:
-    vlan = service["spec"]["vlan"]
-    return attachments(lab.state, service["spec"]["endpoints"], vlan)
+    """The service's two sites, each on the customer VLAN it gives (or the service's)."""
+    return attachments(lab.state, service["spec"]["endpoints"], service["spec"].get("vlan"))
 
 
 def _reaches(src: Endpoint, dst: Endpoint) -> bool:
@@ -128,7 +137,8 @@ def test_l2_service_sites_reach_each_other_only_while_it_exists(
         assign_ports(namespace, _ports(svc))
         _apply(cluster, svc)
         ready = _ready(cluster, operator, namespace, "l2")
-        assert ready["status"]["allocated"]["vlan"] == svc["spec"]["vlan"]
+        ends = ready["status"]["allocated"]["endpoints"]
+        assert [e["vlan"] for e in ends] == [svc["spec"]["vlan"]] * 2
         wait_for(lambda: _reaches(a, b), timeout=20, what="the sites reach each other")
         assert _reaches(b, a)
         cluster.kubectl("delete", "networkservice", "-n", namespace, "l2", "--timeout=60s")
@@ -168,6 +178,49 @@ def test_another_tenants_site_cannot_reach_a_service_on_a_shared_router_and_link
             assert _reaches(a1, a2)  # and A's own traffic still flows
     finally:
         cluster.kubectl("delete", "namespace", tenant_b, "--wait=false", check=False)
+
+
+def _crossed(ns: str, name: str, vlans: tuple[int, int]) -> dict[str, Any]:
+    """A service r2/eth2 → r6/eth2 with the customer VLAN `vlans[0]` at r2, `vlans[1]` at r6."""
+    svc = _service(ns, name, "r2/eth2", "r6/eth2", vlan=0)
+    del svc["spec"]["vlan"]
+    for end, vlan in zip(svc["spec"]["endpoints"], vlans, strict=True):
+        end["vlan"] = vlan
+    return svc
+
+
+def test_two_services_on_the_same_ports_with_crossed_vlans_carry_only_their_own(
+    cluster: Cluster, lab: Lab, operator: Operator, namespace: str, assign_ports: AssignPorts
+) -> None:
+    """The customer's VLAN is the customer's at each port and each core link carries its own
+    tag: a service may be VLAN v1 at one end and v2 at the other while a second service on
+    the same two ports is v2 and v1. Joining by VLAN id would connect v1 to v1: it must not."""
+    v1, v2 = random.sample(range(2, 4095), 2)
+    one, two = _crossed(namespace, "one", (v1, v2)), _crossed(namespace, "two", (v2, v1))
+    assign_ports(namespace, _ports(one))
+    _apply(cluster, one, two)
+    ready = [_ready(cluster, operator, namespace, n) for n in ("one", "two")]
+    tags = [r["status"]["allocated"]["linkTags"] for r in ready]
+    assert tags[0] and set(tags[0]) == set(ready[0]["status"]["pathLinks"]), ready[0]["status"]
+    for link in set(tags[0]) & set(tags[1]):  # on a link both use, each has its own tag
+        assert tags[0][link] != tags[1][link], (link, tags)
+    for svc, obj in zip((one, two), ready, strict=True):  # each link's ports carry its tag
+        for link, tag in obj["status"]["allocated"]["linkTags"].items():
+            wire = next(x for x in lab.state.links if x.name == link)
+            for router in (wire.a, wire.b):
+                subs = service_subinterfaces(lab, router, namespace, svc["metadata"]["name"])
+                assert any(s.endswith(f".{tag}") and s.startswith("core-") for s in subs), (
+                    router, link, tag, subs,
+                )  # fmt: skip
+    with traffic.attach(*_pair(lab, one)) as (a1, a2), traffic.attach(*_pair(lab, two)) as (b1, b2):
+        wait_for(lambda: _reaches(a1, a2), timeout=20, what="service one carries")
+        wait_for(lambda: _reaches(b1, b2), timeout=20, what="service two carries")
+    site = lab.state.site  # the same VLAN id at both ends joins one's end to two's: nothing
+    for vlan in (v1, v2):
+        with traffic.attach(
+            Attachment(site("r2", "eth2"), vlan), Attachment(site("r6", "eth2"), vlan)
+        ) as (x, y):
+            assert _isolated(x, y), f"VLAN {vlan} at r2 reached VLAN {vlan} at r6"
 
 
 def test_the_policer_delivers_the_service_bandwidth_when_offered_twice_as_much(

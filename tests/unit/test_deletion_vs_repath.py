@@ -21,6 +21,7 @@ from intentloop_intents.resources.services import NetworkServiceSpec
 from intentloop_operator import changes, kube, services
 from intentloop_operator.assurance import Assurance
 from intentloop_operator.runtime import Runtime
+from tests.unit.labelled import selected
 
 OWNER = "tenant/svc"
 SPEC = {
@@ -94,6 +95,9 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     async def list_objects(plural: str) -> list[dict[str, Any]]:
         return list(net.objects[plural].values())
 
+    async def list_selected(plural: str, selector: str) -> list[dict[str, Any]]:
+        return selected(net.objects[plural].values(), selector)
+
     async def create_object(plural: str, body: dict[str, Any], namespace: Any = None) -> Any:
         name = body["metadata"]["name"]
         if name in net.objects[plural]:
@@ -111,6 +115,7 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
         return await net.push(intent, contributions)
 
     monkeypatch.setattr(kube, "list_objects", list_objects)
+    monkeypatch.setattr(kube, "list_selected", list_selected)
     monkeypatch.setattr(kube, "create_object", create_object)
     monkeypatch.setattr(kube, "delete_object", delete_object)
     monkeypatch.setattr(kube, "patch_object", nothing)
@@ -138,13 +143,13 @@ async def _ready_service(rt: Runtime, network: Network) -> kopf.Memo:
     """The service as provisioning left it: on the network, its VLAN allocated, remembered."""
     batcher = Batcher(network)
     spec = NetworkServiceSpec.model_validate(SPEC)
-    r, vlan, applied = await services.realise(rt, batcher, "tenant", "svc", "uid-1", spec)  # type: ignore[arg-type]
+    r, ids, applied = await services.realise(rt, batcher, "tenant", "svc", "uid-1", spec)  # type: ignore[arg-type]
     body = {
         "metadata": {"name": "svc", "namespace": "tenant", "uid": "uid-1", "generation": 1},
         "spec": SPEC,
         "status": {},
     }
-    status = services.ready_status(body, r, vlan, applied, "tenant")
+    status = services.ready_status(body, r, ids, applied, "tenant")
     services.remember(rt, "tenant", "svc", body, status, r)
     network.repath_pushes = 0
     memo = kopf.Memo()

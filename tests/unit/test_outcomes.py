@@ -9,7 +9,8 @@ from intentloop_intents import allocation as alloc
 from intentloop_intents import composition
 from intentloop_intents.paths import Hop, Path
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, outcomes, routing, services
+from intentloop_operator import allocations, outcomes, realising, routing
+from intentloop_operator.identifiers import Identifiers
 from intentloop_operator.runtime import Runtime
 
 
@@ -110,5 +111,6 @@ def test_a_compiler_refusal_is_a_sentence() -> None:
     )
     r = routing.Routing(primary=path, backup=None, routes=(path,))
     with pytest.raises(outcomes.CompilationError) as caught:
-        services.compile_service("tenant/svc", spec, r, 100, 65000)
+        ids = Identifiers(endpoint_vlans=(100, 100), link_tags={"r1-r2": 7}, service_id=1)
+        realising.compile_service("tenant/svc", spec, r, ids, 65000)
     assert str(caught.value) == "r1:eth1 is both a customer port and a core port"

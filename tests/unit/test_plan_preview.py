@@ -16,8 +16,9 @@ import pytest
 from intentloop_intents import allocation as alloc
 from intentloop_intents import composition
 from intentloop_intents.resources.services import NetworkServiceSpec
-from intentloop_operator import allocations, kube, planning
+from intentloop_operator import allocations, identifiers, kube, planning
 from intentloop_operator.runtime import Runtime
+from tests.unit.labelled import selected
 
 
 class Store:
@@ -30,12 +31,15 @@ class Store:
         for value, owner in held.items():
             name = alloc.allocation_name(first, value)
             self.objects["allocations"][name] = {
-                "metadata": {"name": name},
+                "metadata": {"name": name, "labels": {allocations.POOL_LABEL: first}},
                 "spec": {"pool": first, "value": value, "owner": owner, "ownerUid": "u"},
             }
 
     async def list_objects(self, plural: str) -> list[dict[str, Any]]:
         return list(self.objects[plural].values())
+
+    async def list_selected(self, plural: str, selector: str) -> list[dict[str, Any]]:
+        return selected(self.objects[plural].values(), selector)
 
     async def create_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
@@ -63,6 +67,7 @@ STATES: list[dict[int, str]] = [
 
 def _install(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
     monkeypatch.setattr(kube, "list_objects", store.list_objects)
+    monkeypatch.setattr(kube, "list_selected", store.list_selected)
     monkeypatch.setattr(kube, "create_object", store.create_object)
 
 
@@ -114,29 +119,74 @@ def test_a_conflict_in_a_plan_says_where_and_what_but_not_whose() -> None:
     assert "tenant-b" in str(e)  # the raw one does name them: that is why it is rewritten
 
 
+def _network(*links: tuple[str, str]) -> Runtime:
+    """A runtime whose topology has these links (ports `core-<peer>`), 1 Gbit/s each."""
+    rt = Runtime()
+    for device in sorted({d for link in links for d in link}):
+        rt.topology.upsert_device(device, reachable=True)
+    for a, b in links:
+        spec = {
+            "a": {"device": a, "interface": f"core-{b}"},
+            "b": {"device": b, "interface": f"core-{a}"},
+            "capacityMbps": 1000,
+        }
+        rt.upsert_link(f"{a}-{b}", spec, {"operState": "up"})
+    return rt
+
+
+def _spec(**extra: Any) -> NetworkServiceSpec:
+    body = {
+        "endpoints": [{"device": "r3", "interface": "eth2"}, {"device": "r6", "interface": "eth2"}],
+        "bandwidthMbps": 10,
+    }
+    return NetworkServiceSpec.model_validate(body | extra)
+
+
 async def test_a_requested_vlan_held_by_another_tenant_is_refused_without_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _install(monkeypatch, Store([_pool("service-vlans", 100, 999)], {692: "tenant-b/branch"}))
-    rt = Runtime()
-    spec = NetworkServiceSpec.model_validate(
-        {
-            "endpoints": [
-                {"device": "r3", "interface": "eth2"},
-                {"device": "r6", "interface": "eth2"},
-            ],
-            "bandwidthMbps": 10,
-            "vlan": 692,
-        }
+    _install(monkeypatch, Store([_pool("service-vlans", 100, 999)], {}))
+    rt = _network(("r3", "r6"), ("r3", "r5"))
+    theirs = _spec(
+        endpoints=[
+            {"device": "r3", "interface": "eth2", "vlan": 692},
+            {"device": "r5", "interface": "eth2"},
+        ]
     )
+    await identifiers.take(rt.allocations, "tenant-b/branch", "u-b", theirs, ["r3-r5"])
     with pytest.raises(planning.Refused) as refused:
-        await planning.preview_vlan(rt, "tenant-a/mine", spec)
+        await planning.preview_identifiers(rt, "tenant-a", "mine", _spec(vlan=692))
     message = str(refused.value)
-    assert "spec.vlan: 692 is already used by another service" in message
+    assert "spec.vlan at r3 eth2: VLAN 692 is already in use on that port" in message
     assert "tenant-b" not in message and "branch" not in message
-    outside = spec.model_copy(update={"vlan": 5})
-    with pytest.raises(planning.Refused, match=r"spec\.vlan: 5 is not in any VLAN pool"):
-        await planning.preview_vlan(rt, "tenant-a/mine", outside)
+    with pytest.raises(planning.Refused, match=r"spec\.vlan: VLAN 5 is in none of the pools"):
+        await planning.preview_identifiers(rt, "tenant-a", "mine", _spec(vlan=5))
+    at_b = _spec(
+        endpoints=[
+            {"device": "r3", "interface": "eth2"},
+            {"device": "r6", "interface": "eth2", "vlan": 692},
+        ]
+    )
+    _, shown = await planning.preview_identifiers(rt, "tenant-a", "mine", at_b)
+    assert shown.endpoint_vlans[1] == 692  # the same tag on another port is free
+
+
+async def test_the_identifiers_previewed_are_the_ones_provisioning_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store([_pool("service-vlans", 100, 119)], {})
+    _install(monkeypatch, store)
+    rt = _network(("r3", "r4"), ("r4", "r6"))
+    for i in range(15):
+        owner, spec = f"tenant-a/s{i}", _spec()
+        _, shown = await planning.preview_identifiers(rt, "tenant-a", f"s{i}", spec)
+        before = len(store.objects["allocations"])
+        taken = await identifiers.take(rt.allocations, owner, f"u{i}", spec, ["r3-r4", "r4-r6"])
+        assert shown == taken
+        assert len(store.objects["allocations"]) == before + 5  # 2 ports, 2 links, 1 id
+    held = [a["spec"] for a in store.objects["allocations"].values()]
+    on_link = [a["value"] for a in held if a["pool"] == "link.r3-r4"]
+    assert len(set(on_link)) == 15  # per link: never twice
 
 
 async def test_no_pool_at_all_is_a_refusal_a_person_can_act_on(
@@ -145,14 +195,8 @@ async def test_no_pool_at_all_is_a_refusal_a_person_can_act_on(
     store = Store([_pool("x", 1, 2)], {})
     store.objects["resourcepools"].clear()
     _install(monkeypatch, store)
-    spec = NetworkServiceSpec.model_validate(
-        {
-            "endpoints": [{"device": "a", "interface": "e1"}, {"device": "b", "interface": "e1"}],
-            "bandwidthMbps": 1,
-        }
-    )
     with pytest.raises(planning.Refused, match="no VLAN pool exists yet"):
-        await planning.preview_vlan(Runtime(), "ns/s", spec)
+        await planning.preview_identifiers(_network(("r3", "r6")), "ns", "s", _spec())
 
 
 def test_pick_keeps_what_the_owner_holds_in_any_pool_and_honours_a_request() -> None:

@@ -148,6 +148,7 @@ _LISTS: tuple[_ListCodec, ...] = (
             "vlan-id": s.vlan_id,
             "description": s.description,
             **_optional(vrf=s.vrf, policer=s.policer),
+            **({} if s.l2_instance is None else {"l2-instance": s.l2_instance}),
             "owner": _owners(s),
         },
         lambda d: SubInterface(
@@ -156,6 +157,7 @@ _LISTS: tuple[_ListCodec, ...] = (
             description=d.get("description", ""),
             vrf=d.get("vrf"),
             policer=d.get("policer"),
+            l2_instance=d.get("l2-instance"),
             owners=frozenset(d.get("owner", ())),
         ),
     ),
@@ -165,7 +167,15 @@ _MEMBERS = {
     "vlan": {"vlan-id", "name", "owner"},
     "policer": {"name", "rate-mbps", "burst-kbytes", "owner"},
     "vrf": {"name", "route-target", "description", "owner"},
-    "subinterface": {"parent", "vlan-id", "description", "vrf", "policer", "owner"},
+    "subinterface": {
+        "parent",
+        "vlan-id",
+        "description",
+        "vrf",
+        "policer",
+        "l2-instance",
+        "owner",
+    },
 }
 
 

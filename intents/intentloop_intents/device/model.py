@@ -64,14 +64,32 @@ class Vrf(_Item):
     description: str = Field(default="", max_length=240)
 
 
+InstanceName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+]
+
+
 class SubInterface(_Item):
-    """A VLAN-tagged sub-interface of a port; its name is `<parent>.<vlan>`."""
+    """A VLAN-tagged sub-interface of a port; its name is `<parent>.<vlan>`.
+
+    `l2_instance` names the L2 cross-connect it belongs to: the sub-interfaces of one
+    router that share it are switched together whatever their tags (each port's tag is
+    that port's: the router translates), so one service may use a different tag on every
+    link. A sub-interface is either in a VRF or in an L2 instance, not both.
+    """
 
     parent: InterfaceName
     vlan_id: VlanId
     description: str = Field(default="", max_length=240)
     vrf: str | None = None
     policer: str | None = None
+    l2_instance: InstanceName | None = None
+
+    @model_validator(mode="after")
+    def _one_forwarding_instance(self) -> SubInterface:
+        if self.vrf is not None and self.l2_instance is not None:
+            raise ValueError(f"subinterface {self.name}: in a VRF and an L2 instance at once")
+        return self
 
     @property
     def name(self) -> str:

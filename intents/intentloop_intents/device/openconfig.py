@@ -10,7 +10,9 @@ The tree maps onto published OpenConfig modules (RFC 7951 JSON, module-qualified
   in it; one L2 instance per `Vlan` (`L2P2P` when it joins exactly two sub-interfaces, else
   `L2VSI`) holding the sub-interfaces of that VLAN outside any VRF, with the VLAN itself in
   the instance's `vlans` list (id and name: what parsing reads back). L2 instances are
-  named after the VLAN's name when that is unique, else `vlan-<id>`.
+  named after the VLAN's name when that is unique, else `vlan-<id>`. Sub-interfaces naming
+  an `l2_instance` (each port with its own tag) form the instance of that name instead,
+  from exactly those members and with no `vlans` list.
 - `openconfig-qos`: a policer is a scheduler-policy with one `ONE_RATE_TWO_COLOR` scheduler
   (`cir` in bit/s, `bc` in bytes); a sub-interface's policer is that policy applied to the
   sub-interface's input (`qos/interfaces/interface[interface-id=<parent>.<vlan>]`).
@@ -58,7 +60,7 @@ def render(tree: DeviceConfigTree) -> Json:
     t = tree.canonical()
     doc: Json = {
         IF: _interfaces(t),
-        NI: {"network-instance": [*_vrf_instances(t), *_l2_instances(t)]},
+        NI: {"network-instance": [*_vrf_instances(t), *_l2_instances(t), *_cross_connects(t)]},
         QOS: _qos(t),
         RP: _route_targets(t),
     }
@@ -126,7 +128,7 @@ def _l2_instances(t: DeviceConfigTree) -> list[Json]:
     names = l2_instance_names(((v.vlan_id, v.name) for v in t.vlans), (v.name for v in t.vrfs))
     out = []
     for vlan in t.vlans:
-        subs = [s for s in t.subinterfaces if s.vlan_id == vlan.vlan_id and s.vrf is None]
+        subs = [s for s in t.subinterfaces if s.vlan_id == vlan.vlan_id and _vlan_member(s)]
         name = names[vlan.vlan_id]
         kind = _L2P2P if len(subs) == 2 else _L2VSI
         entry: Json = {"name": name, "config": {"name": name, "type": kind}}
@@ -134,6 +136,24 @@ def _l2_instances(t: DeviceConfigTree) -> list[Json]:
             entry["interfaces"] = {"interface": [_member(s) for s in subs]}
         vlan_config = {"vlan-id": vlan.vlan_id, "name": vlan.name}
         entry["vlans"] = {"vlan": [{"vlan-id": vlan.vlan_id, "config": vlan_config}]}
+        out.append(entry)
+    return out
+
+
+def _vlan_member(sub: SubInterface) -> bool:
+    """A sub-interface switched by its VLAN id (in neither a VRF nor a named L2 instance)."""
+    return sub.vrf is None and sub.l2_instance is None
+
+
+def _cross_connects(t: DeviceConfigTree) -> list[Json]:
+    """One L2 instance per `l2_instance` name, its members whatever their tags."""
+    names = sorted({s.l2_instance for s in t.subinterfaces if s.l2_instance is not None})
+    out = []
+    for name in names:
+        subs = [s for s in t.subinterfaces if s.l2_instance == name]
+        kind = _L2P2P if len(subs) == 2 else _L2VSI
+        entry: Json = {"name": name, "config": {"name": name, "type": kind}}
+        entry["interfaces"] = {"interface": [_member(s) for s in subs]}
         out.append(entry)
     return out
 

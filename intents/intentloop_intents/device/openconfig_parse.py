@@ -56,6 +56,7 @@ def parse_document(document: Mapping[str, Any]) -> Json:
     """The tree's fields as plain data (validated by the caller)."""
     interfaces, subs = _interfaces(document.get(IF))
     vrfs = _vrfs(document.get(NI), subs)
+    _cross_connects(document.get(NI), subs)
     targets = _route_targets(document.get(RP))
     for vrf in vrfs:
         if vrf["name"] in targets:
@@ -132,6 +133,24 @@ def _vrfs(node: Any, subs: dict[str, Json]) -> list[Json]:
     return vrfs
 
 
+def _cross_connects(node: Any, subs: dict[str, Json]) -> None:
+    """Members of L2 instances without a `vlans` list join the instance by name; one whose
+    type does not fit its member count is left out, so drift shows it."""
+    for entry in entries(node, "network-instance"):
+        kind = _instance_type(entry)
+        if kind not in _L2 or entries(entry, "vlans", "vlan"):
+            continue
+        name = str(member(entry, "name"))
+        where = f"network-instances/network-instance[name={name}]"
+        ids = _member_ids(entry, subs, where)
+        if kind != ("L2P2P" if len(ids) == 2 else "L2VSI"):
+            continue
+        for sub_id in ids:
+            if subs[sub_id].get("vrf") is not None or subs[sub_id].get("l2_instance"):
+                raise OpenConfigError(f"{where}: {sub_id} is already in another instance")
+            subs[sub_id]["l2_instance"] = name
+
+
 def _vlans(node: Any, tree: Json) -> list[Json]:
     """VLANs of the L2 instances whose members and name are what rendering the VLAN would
     give; any other L2 instance is left out, so drift shows its VLAN as missing."""
@@ -156,7 +175,9 @@ def _vlans(node: Any, tree: Json) -> list[Json]:
         expected = sorted(
             f"{s['parent']}.{s['vlan_id']}"
             for s in tree["subinterfaces"]
-            if s["vlan_id"] == item["vlan_id"] and s.get("vrf") is None
+            if s["vlan_id"] == item["vlan_id"]
+            and s.get("vrf") is None
+            and s.get("l2_instance") is None
         )
         expected_kind = "L2P2P" if len(expected) == 2 else "L2VSI"
         if members == expected and kind == expected_kind and names[item["vlan_id"]] == name:

@@ -86,7 +86,12 @@ _LISTS = (
         "subinterfaces",
         SubInterface,
         keys=(_name("parent"), _Leaf("vlan-id", "vlan_id", int)),
-        leaves=(_name("description"), _name("vrf"), _name("policer")),
+        leaves=(
+            _name("description"),
+            _name("vrf"),
+            _name("policer"),
+            _Leaf("l2-instance", "l2_instance", str),
+        ),
     ),
 )
 _BY_COLLECTION = {spec.collection: spec for spec in _LISTS}

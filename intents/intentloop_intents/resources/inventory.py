@@ -226,8 +226,13 @@ class LinkStatus(StatusModel):
 
 class PoolKind(StrEnum):
     VLAN = "vlan"
+    """Customer VLANs chosen for endpoints that give none (and link tags without linkTag)."""
     VRF = "vrf"
     ROUTE_TARGET = "routeTarget"
+    LINK_TAG = "linkTag"
+    """Tags of core links: the ranges apply to every link, each link has its own values."""
+    SERVICE_ID = "serviceId"
+    """Network-wide service IDs (route targets derive from them), up to 2^32-1."""
 
 
 class IdRange(CamelModel):
@@ -247,15 +252,16 @@ class ResourcePoolSpec(CamelModel):
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
             cel(
-                "self.kind != 'vlan' || self.ranges.all(r, r.start >= 1 && r.end <= 4094)",
-                "VLAN pools must stay within 1..4094",
+                "!(self.kind in ['vlan', 'linkTag'])"
+                " || self.ranges.all(r, r.start >= 1 && r.end <= 4094)",
+                "VLAN and link tag pools must stay within 1..4094",
                 field_path=".ranges",
             ),
         )
     }
 
     kind: PoolKind
-    """What the pool hands out: vlan, vrf or routeTarget."""
+    """What the pool hands out: vlan, linkTag, serviceId, vrf or routeTarget."""
     ranges: list[IdRange] = Field(min_length=1, max_length=64, json_schema_extra=list_map("start"))
     """Inclusive ranges of values."""
     exclude: list[Annotated[int, Field(ge=0, le=4_294_967_295)]] = Field(

@@ -30,6 +30,8 @@ class Endpoint(CamelModel):
     """Name of the Device."""
     interface: InterfaceName
     """Customer-facing interface on that device."""
+    vlan: int | None = Field(default=None, ge=1, le=4094)
+    """The customer's VLAN at this port, unique per port; unset: spec.vlan, else a free one."""
 
 
 class SliceProfile(StrEnum):
@@ -127,7 +129,10 @@ class NetworkServiceSpec(CamelModel):
     slice_ref: SliceRef | None = None
     """The NetworkSlice (same namespace) the service must fit inside."""
     vlan: int | None = Field(
-        default=None, ge=1, le=4094, description="Ask for this VLAN instead of the pool's choice"
+        default=None,
+        ge=1,
+        le=4094,
+        description="The customer VLAN at every endpoint that gives none (must be in a VLAN pool)",
     )
 
 
@@ -148,8 +153,22 @@ class Remediation(StatusModel):
     outcome: ShortText = ""
 
 
+class AllocatedEndpoint(StatusModel):
+    device: ShortText
+    interface: ShortText
+    vlan: int
+    """The customer's VLAN at this port."""
+
+
 class Allocated(StatusModel):
+    endpoints: list[AllocatedEndpoint] = Field(default_factory=list, max_length=32)
+    """The customer VLAN at each endpoint."""
+    link_tags: dict[str, int] = Field(default_factory=dict)
+    """The tag the service carries on each core link it uses (per link, routers translate)."""
+    service_id: int | None = None
+    """Network-wide service ID (route targets are derived from it)."""
     vlan: int | None = None
+    """Before per-port VLANs: the one VLAN of the whole service (released on its next pass)."""
     vrf: ShortText | None = None
     route_target: ShortText | None = None
 

@@ -75,12 +75,14 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
         SubInterface(
             parent="eth1",
             vlan_id=v,
-            vrf=rng.choice([None, *[x.name for x in vrfs]]),
+            vrf=vrf,
             policer=rng.choice([None, *[x.name for x in policers]]),
+            l2_instance=None if vrf else rng.choice([None, "svc-t.a"]),
             owners=owners(),
         )
         for v in (10, 20)
         if rng.random() < 0.5
+        for vrf in [rng.choice([None, *[x.name for x in vrfs]])]
     )
     return DeviceConfigTree(
         interfaces=interfaces, vlans=vlans, policers=policers, vrfs=vrfs, subinterfaces=subs

@@ -46,6 +46,7 @@ FULL = DeviceConfigTree(
     subinterfaces=(
         SubInterface(parent="eth1", vlan_id=10, vrf="blue", policer="p1", owners={"t/x"}),
         SubInterface(parent="eth1", vlan_id=9),
+        SubInterface(parent="eth2", vlan_id=9, l2_instance="svc-t.a"),
     ),
 )
 

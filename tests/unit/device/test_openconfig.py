@@ -55,12 +55,14 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
     subs: dict[str, SubInterface] = {}
     for vlan in [*vlan_ids, rng.randint(1, 4094)]:
         for parent in rng.sample(PORTS, rng.randint(0, 3)):
+            vrf = rng.choice([None, *(v.name for v in vrfs)])
             sub = SubInterface(
                 parent=parent,
                 vlan_id=vlan,
                 description=rng.choice(("", "intentloop svc (edge)")),
-                vrf=rng.choice([None, *(v.name for v in vrfs)]),
+                vrf=vrf,
                 policer=rng.choice([None, *(p.name for p in policers)]),
+                l2_instance=None if vrf else rng.choice((None, None, "xc-a", "xc-b")),
                 owners=owner,
             )
             subs[sub.name] = sub
@@ -98,6 +100,7 @@ def test_the_generated_trees_cover_every_part_of_the_mapping() -> None:
     assert sum(bool(t.vrfs and t.subinterfaces) for t in TREES) > 30
     assert sum(any(s.policer for s in t.subinterfaces) for t in TREES) > 30
     assert sum(len({v.name for v in t.vlans}) < len(t.vlans) for t in TREES) > 5
+    assert sum(len({s.l2_instance for s in t.subinterfaces} - {None}) == 2 for t in TREES) > 10
     assert any(
         s.parent not in {i.name for i in t.interfaces} for t in TREES for s in t.subinterfaces
     )
@@ -113,6 +116,26 @@ def test_an_l2_service_is_an_l2p2p_instance_joining_its_two_subinterfaces() -> N
     blue = instances["blue"]
     assert blue["config"]["type"] == "openconfig-network-instance-types:L3VRF"
     assert [m["id"] for m in blue["interfaces"]["interface"]] == ["eth1.300"]
+
+
+def test_an_l2_instance_joins_its_members_whatever_their_tags(tmp_path: Path) -> None:
+    tree = DeviceConfigTree(
+        subinterfaces=(
+            SubInterface(parent="eth1", vlan_id=100, l2_instance="svc-t.a"),
+            SubInterface(parent="eth2", vlan_id=37, l2_instance="svc-t.a"),
+            SubInterface(parent="eth2", vlan_id=100, l2_instance="svc-t.b"),
+            SubInterface(parent="eth3", vlan_id=5, l2_instance="svc-t.b"),
+        )
+    )
+    doc = oc.render(tree)
+    instances = {n["name"]: n for n in doc[oc.NI]["network-instance"]}
+    a = instances["svc-t.a"]
+    assert a["config"]["type"] == "openconfig-network-instance-types:L2P2P"
+    assert [m["id"] for m in a["interfaces"]["interface"]] == ["eth1.100", "eth2.37"]
+    assert "vlans" not in a
+    assert oc.parse(doc) == tree
+    done = yanglint([doc], tmp_path)
+    assert done.returncode == 0, errors(done)
 
 
 def test_a_policer_is_a_one_rate_two_color_scheduler_applied_to_the_subinterface_input() -> None:

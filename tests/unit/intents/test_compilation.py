@@ -46,7 +46,8 @@ def test_an_l2_service_configures_every_device_on_its_route() -> None:
     transit = trees["r2"]
     assert [i.name for i in transit.interfaces] == ["e1", "e2"]
     assert [s.name for s in transit.subinterfaces] == ["e1.100", "e2.100"]
-    assert [v.vlan_id for v in transit.vlans] == [100]
+    assert transit.vlans == ()  # joined by L2 instance, not by a network-wide VLAN
+    assert {s.l2_instance for s in transit.subinterfaces} == {"svc-tenant-a.web"}
     assert transit.policers == ()  # traffic is policed where it enters, not in transit
     edge = trees["r1"]
     assert {i.name: i.description for i in edge.interfaces} == {
@@ -111,9 +112,10 @@ def test_two_services_share_a_port_which_appears_once_with_both_owners() -> None
     assert [s.name for s in merged["r2"].subinterfaces] == ["e1.100", "e1.200", "e2.100", "e2.200"]
 
 
-def test_two_services_on_one_vlan_conflict_and_the_error_names_both() -> None:
+def test_two_services_on_one_tag_of_a_link_conflict_and_the_error_names_both() -> None:
     with pytest.raises(
-        ConfigConflict, match=r"r1: vlan 100: name .* conflict \(wanted by t/a and by t/b\)"
+        ConfigConflict,
+        match=r"r1: subinterface e1.100: description .* conflict \(wanted by t/a and by t/b\)",
     ):
         network(l2("t/a", vlan=100), l2("t/b", vlan=100, a=("r1", "cust2"), b=("r3", "cust2")))
 
@@ -227,3 +229,84 @@ def test_an_l3vpn_with_every_endpoint_on_one_device_needs_no_routes() -> None:
     trees = compilation.compile_l3vpn(service)
     assert list(trees) == ["r1"]
     assert [s.name for s in trees["r1"].subinterfaces] == ["c1.10", "c2.10"]
+
+
+def per_link(service: str, ends: tuple[int, int], tags: tuple[int, int]) -> L2PointToPoint:
+    """r1 -(l1)- r2 -(l2)- r3 with the customer's VLANs `ends` and the links' `tags`."""
+    return L2PointToPoint(
+        service=service,
+        endpoints=(
+            ServiceEndpoint(device="r1", interface="cust1", vlan=ends[0]),
+            ServiceEndpoint(device="r3", interface="cust1", vlan=ends[1]),
+        ),
+        bandwidth_mbps=10,
+        hops=(Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),
+        links=("l1", "l2"),
+        link_tags={"l1": tags[0], "l2": tags[1]},
+    )
+
+
+def _subs(tree: DeviceConfigTree) -> dict[str, tuple[int, str | None]]:
+    return {s.parent: (s.vlan_id, s.l2_instance) for s in tree.subinterfaces}
+
+
+def test_each_link_carries_its_own_tag_and_each_end_the_customers_vlan() -> None:
+    trees = compilation.compile_l2_p2p(per_link("t/a", (100, 2000), (37, 4000)))
+    l2x = "svc-t.a"
+    assert _subs(trees["r1"]) == {"cust1": (100, l2x), "e1": (37, l2x)}
+    assert _subs(trees["r2"]) == {"e1": (37, l2x), "e2": (4000, l2x)}  # r2 translates
+    assert _subs(trees["r3"]) == {"e1": (4000, l2x), "cust1": (2000, l2x)}
+
+
+def test_two_services_with_the_same_tags_on_different_links_share_a_router() -> None:
+    a = per_link("t/a", (100, 100), (5, 6))
+    b = per_link("t/b", (100, 100), (6, 5))  # r2 e1 carries 5 and 6, so does e2
+    b = b.model_copy(
+        update={
+            "endpoints": tuple(e.model_copy(update={"interface": "cust2"}) for e in b.endpoints)
+        }
+    )
+    merged = network(a, b)
+    transit = {(s.name, s.l2_instance) for s in merged["r2"].subinterfaces}
+    assert transit == {
+        ("e1.5", "svc-t.a"),
+        ("e2.6", "svc-t.a"),
+        ("e1.6", "svc-t.b"),
+        ("e2.5", "svc-t.b"),
+    }
+
+
+def test_a_port_without_a_tag_of_its_own_or_the_services_is_refused() -> None:
+    with pytest.raises(ValidationError, match="link l2: no tag"):
+        L2PointToPoint(
+            service="t/a",
+            endpoints=(
+                ServiceEndpoint(device="r1", interface="cust1", vlan=1),
+                ServiceEndpoint(device="r3", interface="cust1", vlan=2),
+            ),
+            bandwidth_mbps=10,
+            hops=(Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),
+            links=("l1", "l2"),
+            link_tags={"l1": 7},
+        )
+
+
+def test_an_l3vpn_tags_each_link_of_each_route_with_its_own_tag() -> None:
+    vpn = L3Vpn(
+        service="t/v",
+        endpoints=(
+            ServiceEndpoint(device="r1", interface="cust1", vlan=10),
+            ServiceEndpoint(device="r3", interface="cust1", vlan=20),
+        ),
+        bandwidth_mbps=10,
+        route_target="65000:1",
+        routes=((Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),),
+        route_links=(("l1", "l2"),),
+        link_tags={"l1": 300, "l2": 301},
+    )
+    trees = compilation.compile_l3vpn(vpn)
+    assert {s.name: s.vrf for s in trees["r2"].subinterfaces} == {
+        "e1.300": "vrf-t.v",
+        "e2.301": "vrf-t.v",
+    }
+    assert {s.name for s in trees["r3"].subinterfaces} == {"e1.301", "cust1.20"}

@@ -136,6 +136,24 @@ def test_service_pairs_come_from_endpoints_and_the_allocated_vlan() -> None:
         123,
         123,
     )
+    per_port = {
+        **service,
+        "status": {
+            "allocated": {
+                "endpoints": [
+                    {"device": "r1", "interface": "eth1", "vlan": 100},
+                    {"device": "r4", "interface": "eth2", "vlan": 2000},
+                ]
+            }
+        },
+    }
+    a, b = service_attachments(_state(), per_port)  # each site on its own VLAN
+    assert (a.site.netns, a.vlan, b.site.netns, b.vlan) == (
+        "il-abc123-r1.eth1",
+        100,
+        "il-abc123-r4.eth2",
+        2000,
+    )
     untagged = service_attachments(_state(), {"spec": service["spec"]})
     assert untagged[0].vlan is None
     with pytest.raises(traffic.TrafficError, match="r9/eth1"):
