@@ -156,7 +156,7 @@ def test_an_acknowledgement_records_the_authenticated_user_not_a_chosen_name(
         obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
             GROUP, VERSION, people.ns, "alarms", "fault"
         )
-        return dict(obj["spec"])
+        return {k: obj["spec"].get(k) for k in ("acknowledged", "acknowledgedBy")}
 
     assert stored() == {"acknowledged": True, "acknowledgedBy": people.tenant}
     # Renaming the acknowledger afterwards records the author of that change again.
@@ -164,6 +164,18 @@ def test_an_acknowledgement_records_the_authenticated_user_not_a_chosen_name(
     assert stored()["acknowledgedBy"] == people.tenant
     assert _ack(cluster, people, {"acknowledged": False}).returncode == 0
     assert stored() == {"acknowledged": False, "acknowledgedBy": ""}
+    # Clearing by hand and commenting name their author too: someone else's name is refused.
+    tries = iter(range(1000))
+
+    def clear_refused() -> Any:  # a fresh name each try: the policy may take a moment
+        out = _ack(cluster, people, {"clearedBy": f"someone-else-{next(tries)}"})
+        return out.returncode != 0 and out
+
+    forged_clear = wait_for(clear_refused, timeout=30, what="a forged clearedBy refused")
+    assert "spec.clearedBy" in forged_clear.stderr
+    forged_note = _ack(cluster, people, {"comments": [{"comment": "x", "userId": "noc-admin"}]})
+    assert forged_note.returncode != 0 and "spec.comments" in forged_note.stderr
+    assert _ack(cluster, people, {"clearedBy": people.tenant}).returncode == 0
 
 
 def _service(ns: str, name: str, a: tuple[str, str], b: tuple[str, str], **spec: Any) -> Any:
