@@ -332,19 +332,39 @@ def holds(lab: Lab, router: str, tree: Any) -> Any:
     return tree.canonical()
 
 
-def running_config(lab: Lab, router: str) -> Any:
-    """What the device itself holds now (read over NETCONF or gNMI, not from Kubernetes)."""
+def on_device(lab: Lab, router: str, work: Callable[[Any], Any], attempts: int = 5) -> Any:
+    """`await work(adapter)` on a fresh session to the router, as a person at the box would:
+    a busy device (a reply late under load, the candidate locked by the controller's own
+    change) is tried again a few times, like that person would."""
     import asyncio
 
-    async def read() -> Any:
+    from intentloop_adapters.errors import TransientDeviceError
+
+    async def once() -> Any:
         adapter = lab_adapter(lab, router)
         await adapter.connect()
         try:
-            return await adapter.get_config()
+            return await work(adapter)
         finally:
             await adapter.close()
 
-    return asyncio.run(read())
+    for attempt in range(attempts):
+        try:
+            return asyncio.run(once())
+        except TransientDeviceError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def running_config(lab: Lab, router: str) -> Any:
+    """What the device itself holds now (read over NETCONF or gNMI, not from Kubernetes)."""
+
+    async def read(adapter: Any) -> Any:
+        return await adapter.get_config()
+
+    return on_device(lab, router, read)
 
 
 def service_subinterfaces(lab: Lab, router: str, namespace: str, name: str) -> set[str]:

@@ -7,7 +7,6 @@ send real packets. Nothing here reads the routers' configuration: only what arri
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from tests.e2e.conftest import (
     Cluster,
     Lab,
     Operator,
-    lab_adapter,
+    on_device,
     service_subinterfaces,
     wait_for,
 )
@@ -286,20 +285,15 @@ def _delete_subinterface_by_hand(lab: Lab, router: str, port: str, vlan: int) ->
     """What an engineer on the box does: remove one sub-interface, over the router's own
     management protocol, outside the controller."""
 
-    async def edit() -> None:
-        adapter = lab_adapter(lab, router)
-        await adapter.connect()
-        try:
-            tree = await adapter.get_config()
-            kept = tuple(x for x in tree.subinterfaces if (x.parent, x.vlan_id) != (port, vlan))
-            assert len(kept) < len(tree.subinterfaces), f"no {port}.{vlan} on {router}"
-            await adapter.stage(tree.model_copy(update={"subinterfaces": kept}))
-            await adapter.commit(30)
-            await adapter.confirm()
-        finally:
-            await adapter.close()
+    async def edit(adapter: Any) -> None:
+        tree = await adapter.get_config()
+        kept = tuple(x for x in tree.subinterfaces if (x.parent, x.vlan_id) != (port, vlan))
+        assert len(kept) < len(tree.subinterfaces), f"no {port}.{vlan} on {router}"
+        await adapter.stage(tree.model_copy(update={"subinterfaces": kept}))
+        await adapter.commit(30)
+        await adapter.confirm()
 
-    asyncio.run(edit())
+    on_device(lab, router, edit)
 
 
 def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
