@@ -260,10 +260,15 @@ def test_a_dedicated_slice_on_another_tenants_port_is_refused_then_admitted_and_
         )
         for link in links
     }
+    # what the links carry just before the deletion (other tests' services may have come
+    # or gone since the slice was admitted), then the slice's 777 Mbps must come off it
+    assert all(v >= 777 for v in held.values()), held
+    before = {link: _reserved(cluster, link) for link in links}
     cluster.kubectl("delete", "networkslice", "grab-slice", "-n", namespace, "--timeout=60s")
-    for link, value in held.items():
+    for link, value in before.items():
         wait_for(
             lambda link=link, value=value: _reserved(cluster, link) <= value - 777,
             timeout=30,
-            what=f"link {link} giving the 777 Mbps back",
+            what=f"link {link} giving the 777 Mbps back (it held {value} before)",
+            on_fail=lambda link=link: f"now {_reserved(cluster, link)}",
         )
