@@ -41,7 +41,14 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
     *steps, teardown = [line for line in pieces.splitlines() if line.strip()]
     assert teardown.startswith("kill %1"), "the block ends by stopping what it started"
     render = command_line(".venv/bin/intentloop topology render")
-    plan = command_line(".venv/bin/intentloop plan")
+    plan = command_line(".venv/bin/intentloop plan -f")
+    # the what-if exits 1 when an SLA would be violated: its answer, not a failure of the step
+    whatif = command_line(".venv/bin/intentloop plan --down") + ' || echo "what-if: exit $?"'
+    traffic = [
+        line
+        for line in shell_block_after("Prove a service by traffic").splitlines()
+        if line.strip()
+    ]
     picture = tmp_path / "topology.svg"
     # Run as written; the teardown line also runs if a step fails, so nothing is left behind.
     script = "\n".join(
@@ -51,6 +58,8 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
             *steps,
             render.replace("topology.svg", str(picture)),
             plan,  # an upgrade of a running service, planned before anyone applies it
+            *traffic,  # reachability, rate and gap through camera-uplink, as written
+            whatif,
         ]
     )
     state = tmp_path / "state"
@@ -70,6 +79,10 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
     assert "link.intentloop.io/r1-r2 condition met" in out.stdout, log
     assert "# NetworkService tenant-a/camera-uplink: Planned" in out.stdout, log
     assert "## r2" in out.stdout and "## r5" in out.stdout, log  # what each end would get
+    assert len(traffic) == 3 and "delivered" in out.stdout and "gap" in out.stdout, log
+    whatif_out = out.stdout.split("# if down: link r1-r4", 1)
+    assert len(whatif_out) == 2, log
+    assert "tenant-a/robots-control" in whatif_out[1], log  # r1-r4 carries it
     r2 = out.stdout.split("## r2", 1)[1].split("##", 1)[0]
     assert "300" in r2 and "rate" in r2, log  # the policer's new rate, and only that
     svg = picture.read_text()
