@@ -100,6 +100,13 @@ bench: setup
 	$(BIN)/python -m benchmarks.ha
 	$(BIN)/python -m benchmarks.lab_scale
 	$(BIN)/python -m benchmarks.northbound
+	$(BIN)/python -m benchmarks.openconfig_latency
+	$(BIN)/python -m benchmarks.identifiers
+	$(BIN)/python -m benchmarks.restart
+	$(BIN)/python -m benchmarks.idle
+	$(BIN)/python -m benchmarks.forecast_lead
+	$(BIN)/python -m benchmarks.maintenance_gap
+	$(BIN)/python -m benchmarks.alarm_noise
 
 # For users with Docker (no container engine is needed for anything above).
 docker-build:
