@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.conftest import REPO, Cluster
 from tests.e2e.northbound import INFRA, Api, Caller
-from tests.e2e.test_northbound_orders import ORDERS, item
+from tests.e2e.tmf.test_orders import ORDERS, item
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,14 @@ them active; a link fails in the lab → alarm and ticket events; repaired → t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, lab_ports, wait_for
-from tests.e2e.northbound import Api, Caller, Listener, noc, running_api, tenant_bss
-from tests.e2e.test_northbound_orders import ORDERS, item
+from tests.e2e.conftest import Cluster, Lab, Operator, wait_for
+from tests.e2e.northbound import Caller, Listener
+from tests.e2e.tmf.test_orders import ORDERS, item
 
 SERVICES = "/tmf-api/serviceInventory/v4/service"
 ALARMS = "/tmf-api/alarmManagement/v4"
@@ -23,31 +22,6 @@ HUBS = {
     "alarm": "/tmf-api/alarmManagement/v4/hub",
     "troubleTicket": "/tmf-api/troubleTicket/v4/hub",
 }
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    yield from running_api(cluster, tmp_path_factory)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pools(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
-
-
-@pytest.fixture
-def bss(cluster: Cluster, lab: Lab, api: Api, namespace: str, assign_ports: AssignPorts) -> Caller:
-    assign_ports(namespace, lab_ports(lab))
-    return tenant_bss(cluster, api, namespace)
-
-
-@pytest.fixture
-def the_noc(cluster: Cluster, api: Api) -> Iterator[Caller]:
-    ns = f"noc-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", ns)
-    yield noc(cluster, api, ns)
-    cluster.kubectl("delete", "clusterrolebinding", f"noc-{ns}", check=False)
-    cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -5,34 +5,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, lab_ports, wait_for
-from tests.e2e.northbound import Api, Caller, Listener, running_api, tenant_bss
-from tests.e2e.test_northbound_orders import ORDERS, item
+from tests.e2e.conftest import Cluster, Operator, wait_for
+from tests.e2e.northbound import Api, Caller, Listener
+from tests.e2e.tmf.test_orders import ORDERS, item
 
 HUB = "/tmf-api/serviceOrdering/v4/hub"
 # How long the listener stays down (the issue: a minute).
 DOWN_S = float(os.environ.get("INTENTLOOP_TEST_LISTENER_DOWN_S", "60"))
 LIFECYCLE = ["acknowledged", "inProgress", "completed"]
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    yield from running_api(cluster, tmp_path_factory)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pools(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", str(REPO / "intents" / "examples" / "10-pools.yaml"))
-
-
-@pytest.fixture
-def bss(cluster: Cluster, lab: Lab, api: Api, namespace: str, assign_ports: AssignPorts) -> Caller:
-    assign_ports(namespace, lab_ports(lab))
-    return tenant_bss(cluster, api, namespace)
 
 
 def _states(listener: Listener, ident: str) -> list[str]:
