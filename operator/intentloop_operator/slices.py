@@ -122,12 +122,10 @@ def _reason(body: kopf.Body) -> str:
     return ""
 
 
-# An `optional` on.delete handler runs only while some other finalizer holds the object,
-# i.e. practically never: a deleted slice kept its capacity. The watch's DELETED event
-# releases it (no finalizer needed: nothing on a device belongs to a slice).
-@kopf.on.event(
-    GROUP, VERSION, "networkslices", id="slice-delete", when=lambda type, **_: type == "DELETED"
-)
+# Deletion behind kopf's finalizer, like services: a watch's DELETED event can be missed
+# (a deletion while the watch reconnects is never reported), and a missed one kept the
+# slice's capacity reserved for ever. The finalizer makes the release certain.
+@kopf.on.delete(GROUP, VERSION, "networkslices", id="slice-delete")
 async def slice_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime = memo.runtime
     held = rt.topology.release(slice_owner(namespace or "", name))
