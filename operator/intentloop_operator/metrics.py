@@ -92,18 +92,29 @@ class Freshness(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last: dict[tuple[str, str], tuple[float, float]] = {}  # -> (unix time, interval)
+        self._present: set[str] = set()
+
+    def track(self, device: str) -> None:
+        """The device exists (its watch event): only existing devices are counted, so a
+        check that was in flight when the device was deleted cannot bring it back as a
+        device stale for ever."""
+        with self._lock:
+            self._present.add(device)
 
     def known(self, check: str, device: str, interval_s: float) -> None:
         """A device is expected to be checked (a device never seen counts from now)."""
         with self._lock:
-            self._last.setdefault((check, device), (time.time(), interval_s))
+            if device in self._present:
+                self._last.setdefault((check, device), (time.time(), interval_s))
 
     def seen(self, check: str, device: str, interval_s: float) -> None:
         with self._lock:
-            self._last[(check, device)] = (time.time(), interval_s)
+            if device in self._present:
+                self._last[(check, device)] = (time.time(), interval_s)
 
     def forget(self, device: str) -> None:
         with self._lock:
+            self._present.discard(device)
             for key in [k for k in self._last if k[1] == device]:
                 del self._last[key]
 

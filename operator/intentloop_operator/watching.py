@@ -96,6 +96,7 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
         metrics.FRESHNESS.forget(name)  # a gone device is not a stale one
         rt.waiting.nudge()
     else:
+        metrics.FRESHNESS.track(name)
         before = rt.devices.get(name)
         rt.upsert_device(name, dict(body.spec), dict(body.status))
         if before != rt.devices.get(name):  # new, or its spec changed

@@ -17,6 +17,8 @@ def test_the_oldest_check_and_the_stale_count_per_check(monkeypatch: pytest.Monk
     clock = [1000.0]
     monkeypatch.setattr(metrics.time, "time", lambda: clock[0])
     fresh = metrics.Freshness()
+    fresh.track("r1")
+    fresh.track("r2")
     fresh.seen("probe", "r1", 20.0)
     fresh.known("probe", "r2", 20.0)  # never answered: counts from when it became known
     clock[0] = 1030.0
@@ -30,6 +32,15 @@ def test_the_oldest_check_and_the_stale_count_per_check(monkeypatch: pytest.Monk
     fresh.forget("r2")  # a deleted device is not a stale one
     assert _samples(fresh) == {
         ("intentloop_device_check_oldest_timestamp_seconds", "probe"): 1030.0,
+        ("intentloop_device_checks_stale", "probe"): 0,
+    }
+    # a probe in flight when r2 was deleted finishes afterwards: r2 stays gone
+    clock[0] = 1100.0
+    fresh.known("probe", "r2", 20.0)
+    clock[0] = 1200.0
+    fresh.seen("probe", "r1", 20.0)
+    assert _samples(fresh) == {
+        ("intentloop_device_check_oldest_timestamp_seconds", "probe"): 1200.0,
         ("intentloop_device_checks_stale", "probe"): 0,
     }
 
