@@ -9,9 +9,18 @@ removed only when their last owner goes, and every line on a device can be trace
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 InterfaceName = Annotated[
@@ -19,6 +28,42 @@ InterfaceName = Annotated[
 ]
 VlanId = Annotated[int, Field(ge=1, le=4094)]
 OwnerRef = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+def _prefix(value: str) -> str:
+    """An IPv4 prefix written canonically (`10.1.0.0/16`); host bits set are an error."""
+    try:
+        return str(ipaddress.IPv4Network(value))
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an IPv4 prefix ({e})") from None
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an IPv4 address ({e})") from None
+
+
+def _interface_address(value: str) -> str:
+    """An interface address with its prefix length (`10.1.1.1/24`), canonically written."""
+    try:
+        address = ipaddress.IPv4Interface(value)
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an IPv4 address/length ({e})") from None
+    if "/" not in value:
+        raise ValueError(f"{value!r}: give the prefix length (address/length)")
+    if address.network.prefixlen < 31 and address.ip in (
+        address.network.network_address,
+        address.network.broadcast_address,
+    ):
+        raise ValueError(f"{value!r}: the subnet's network or broadcast address")
+    return str(address)
+
+
+Ipv4Prefix = Annotated[str, Field(max_length=18), AfterValidator(_prefix)]
+Ipv4Address = Annotated[str, Field(max_length=15), AfterValidator(_address)]
+Ipv4InterfaceAddress = Annotated[str, Field(max_length=18), AfterValidator(_interface_address)]
 
 
 class _Item(BaseModel):
@@ -58,10 +103,33 @@ class Policer(_Item):
     burst_kbytes: int = Field(default=1000, ge=1, le=1_000_000)
 
 
+class StaticRoute(BaseModel):
+    """A route in a VRF: traffic to `prefix` goes to `next_hop` (an address on one of the
+    VRF's sub-interfaces)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+    prefix: Ipv4Prefix
+    next_hop: Ipv4Address
+
+
 class Vrf(_Item):
+    """A routing instance (VRF-lite): its sub-interfaces, and the routes to the prefixes it
+    does not hold itself. Connected subnets (a sub-interface's address) need no route."""
+
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     route_target: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=240)
+    static_routes: tuple[StaticRoute, ...] = Field(default=(), max_length=1024)
+
+    @field_validator("static_routes")
+    @classmethod
+    def _one_route_per_prefix(cls, routes: tuple[StaticRoute, ...]) -> tuple[StaticRoute, ...]:
+        _unique("static_routes", [r.prefix for r in routes])
+        # canonical order (by prefix), so a route set parsed back compares equal
+        return tuple(sorted(routes, key=lambda r: ipaddress.IPv4Network(r.prefix)))
 
 
 InstanceName = Annotated[
@@ -84,11 +152,15 @@ class SubInterface(_Item):
     vrf: str | None = None
     policer: str | None = None
     l2_instance: InstanceName | None = None
+    ipv4: Ipv4InterfaceAddress | None = None
+    """The sub-interface's address and prefix length (a routed sub-interface, in a VRF)."""
 
     @model_validator(mode="after")
     def _one_forwarding_instance(self) -> SubInterface:
         if self.vrf is not None and self.l2_instance is not None:
             raise ValueError(f"subinterface {self.name}: in a VRF and an L2 instance at once")
+        if self.ipv4 is not None and self.vrf is None:
+            raise ValueError(f"subinterface {self.name}: an address only in a VRF")
         return self
 
     @property
