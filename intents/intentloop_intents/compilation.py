@@ -19,7 +19,8 @@ Shapes produced:
   than was reserved for it.
 - L3VPN (VRF-lite, multipoint): a VRF with the service's route target on every device of
   the routes joining the endpoints, customer and core sub-interfaces placed in it, the
-  customer side policed.
+  customer side policed; customer sub-interfaces carry the sites' gateways, core ones a
+  /31 each, and every device routes each site's subnet towards it (`compilation_l3`).
 
 Physical ports get a role-wide description, not a per-service one: one port serves many
 services, and per-service text would make every second service conflict with the first.
@@ -35,6 +36,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from intentloop_intents import compilation_l3
 from intentloop_intents.compilation_tags import Tags, around, check_tags
 from intentloop_intents.composition import (
     ConfigConflict,
@@ -48,6 +50,7 @@ from intentloop_intents.device.model import (
     DeviceConfigTree,
     Interface,
     InterfaceName,
+    Ipv4InterfaceAddress,
     Policer,
     SubInterface,
     VlanId,
@@ -89,6 +92,7 @@ class ServiceEndpoint(BaseModel):
     device: str = Field(min_length=1)
     interface: InterfaceName
     vlan: VlanId | None = None  # the customer's tag here; None: the service's `vlan_id`
+    address: Ipv4InterfaceAddress | None = None  # l3vpn: the provider edge's, e.g. 10.1.1.1/24
 
 
 class L2PointToPoint(BaseModel):
@@ -148,6 +152,7 @@ class L3Vpn(BaseModel):
         roots = {_root(group, d) for d in ends}
         if len(roots) > 1:
             raise ValueError(f"routes leave endpoint devices apart: {sorted(ends)}")
+        compilation_l3.site_subnets(self.endpoints)
         links = self.route_links or tuple(() for _ in self.routes)
         if len(links) != len(self.routes):
             raise ValueError("route_links: one tuple of links per route")
@@ -165,7 +170,7 @@ def compile_l2_p2p(service: L2PointToPoint) -> dict[str, DeviceConfigTree]:
     owner = frozenset({service.service})
     policer = _policer(service.service, service.bandwidth_mbps, owner)
     tags = Tags(service.vlan_id, service.link_tags)
-    parts = _Parts(service.service, tags, None, owner, l2_instance_name(service.service))
+    parts = _Parts(service.service, tags, {}, owner, l2_instance_name(service.service))
     contributions: list[dict[str, DeviceConfigTree]] = []
     for hop, (before, after) in zip(service.hops, around(service.hops, service.links), strict=True):
         contributions.append({hop.device: parts.core(hop, before, after)})
@@ -177,14 +182,20 @@ def compile_l2_p2p(service: L2PointToPoint) -> dict[str, DeviceConfigTree]:
 def compile_l3vpn(service: L3Vpn) -> dict[str, DeviceConfigTree]:
     """Per-device contributions of a VRF-lite L3VPN over the given routes, by device name."""
     owner = frozenset({service.service})
-    vrf = Vrf(
-        name=vrf_name(service.service),
-        route_target=service.route_target,
-        description=_text(f"intentloop {service.service}"),
-        owners=owner,
-    )
+    routing = compilation_l3.plan(service.endpoints, service.routes)
+    vrfs = {
+        device: Vrf(
+            name=vrf_name(service.service),
+            route_target=service.route_target,
+            description=_text(f"intentloop {service.service}"),
+            static_routes=routes,
+            owners=owner,
+        )
+        for device, routes in routing.routes.items()
+    }
     policer = _policer(service.service, service.bandwidth_mbps, owner)
-    parts = _Parts(service.service, Tags(service.vlan_id, service.link_tags), vrf, owner, None)
+    tags = Tags(service.vlan_id, service.link_tags)
+    parts = _Parts(service.service, tags, vrfs, owner, None, routing.addresses)
     contributions: list[dict[str, DeviceConfigTree]] = []
     links = service.route_links or tuple(() for _ in service.routes)
     for route, route_links in zip(service.routes, links, strict=True):
@@ -231,22 +242,30 @@ class _Parts:
     """Builds one service's pieces on one device: transit ports or a customer port."""
 
     def __init__(
-        self, service: str, tags: Tags, vrf: Vrf | None, owner: frozenset[str], l2: str | None
+        self,
+        service: str,
+        tags: Tags,
+        vrfs: dict[str, Vrf],
+        owner: frozenset[str],
+        l2: str | None,
+        addresses: dict[tuple[str, str], str] | None = None,
     ):
         self.service = service
         self.tags = tags
-        self.vrf = vrf
+        self.vrfs = vrfs  # device -> the service's VRF there (with that device's routes)
         self.owner = owner
         self.l2_instance = l2
+        self.addresses = addresses or {}  # (device, port) -> its address in the VRF
 
     def core(self, hop: Hop, before: str | None, after: str | None) -> DeviceConfigTree:
         ports = ((hop.in_interface, before), (hop.out_interface, after))
         present = [(p, link) for p, link in ports if p is not None]
         return DeviceConfigTree(
             interfaces=tuple(self._port(p, CORE_PORT) for p, _ in present),
-            vrfs=self._vrfs(),
+            vrfs=self._vrfs(hop.device),
             subinterfaces=tuple(
-                self._sub(p, self.tags.of_link(link), "transit", None) for p, link in present
+                self._sub(hop.device, p, self.tags.of_link(link), "transit", None)
+                for p, link in present
             ),
         )
 
@@ -255,26 +274,31 @@ class _Parts:
         return DeviceConfigTree(
             interfaces=(self._port(end.interface, CUSTOMER_PORT),),
             policers=(policer,),
-            vrfs=self._vrfs(),
-            subinterfaces=(self._sub(end.interface, tag, "customer", policer.name),),
+            vrfs=self._vrfs(end.device),
+            subinterfaces=(self._sub(end.device, end.interface, tag, "customer", policer.name),),
         )
 
     def _port(self, name: str, description: str) -> Interface:
         return Interface(name=name, enabled=True, description=description, owners=self.owner)
 
-    def _sub(self, parent: str, tag: int, role: str, policer: str | None) -> SubInterface:
+    def _sub(
+        self, device: str, parent: str, tag: int, role: str, policer: str | None
+    ) -> SubInterface:
+        vrf = self.vrfs.get(device)
         return SubInterface(
             parent=parent,
             vlan_id=tag,
             description=_text(f"intentloop {self.service} ({role})"),
-            vrf=None if self.vrf is None else self.vrf.name,
+            vrf=None if vrf is None else vrf.name,
             policer=policer,
             l2_instance=self.l2_instance,
+            ipv4=self.addresses.get((device, parent)),
             owners=self.owner,
         )
 
-    def _vrfs(self) -> tuple[Vrf, ...]:
-        return () if self.vrf is None else (self.vrf,)
+    def _vrfs(self, device: str) -> tuple[Vrf, ...]:
+        vrf = self.vrfs.get(device)
+        return () if vrf is None else (vrf,)
 
 
 def _check_route(hops: tuple[Hop, ...], first: str, last: str) -> None:

@@ -38,7 +38,9 @@ def _compile(
     owner: str, spec: NetworkServiceSpec, r: routing.Routing, ids: Identifiers, rt_asn: int
 ) -> dict[str, Any]:
     ends = tuple(
-        compilation.ServiceEndpoint(device=e.device, interface=e.interface, vlan=vlan)
+        compilation.ServiceEndpoint(
+            device=e.device, interface=e.interface, vlan=vlan, address=e.address
+        )
         for e, vlan in zip(spec.endpoints, ids.endpoint_vlans, strict=True)
     )
     if spec.type == "l3vpn":

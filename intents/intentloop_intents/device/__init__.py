@@ -4,9 +4,18 @@ from intentloop_intents.device.model import (
     DeviceConfigTree,
     Interface,
     Policer,
+    StaticRoute,
     SubInterface,
     Vlan,
     Vrf,
 )
 
-__all__ = ["DeviceConfigTree", "Interface", "Policer", "SubInterface", "Vlan", "Vrf"]
+__all__ = [
+    "DeviceConfigTree",
+    "Interface",
+    "Policer",
+    "StaticRoute",
+    "SubInterface",
+    "Vlan",
+    "Vrf",
+]

@@ -45,7 +45,7 @@ def _address(value: str) -> str:
         raise ValueError(f"{value!r} is not an IPv4 address ({e})") from None
 
 
-def _interface_address(value: str) -> str:
+def interface_address(value: str) -> str:
     """An interface address with its prefix length (`10.1.1.1/24`), canonically written."""
     try:
         address = ipaddress.IPv4Interface(value)
@@ -63,7 +63,7 @@ def _interface_address(value: str) -> str:
 
 Ipv4Prefix = Annotated[str, Field(max_length=18), AfterValidator(_prefix)]
 Ipv4Address = Annotated[str, Field(max_length=15), AfterValidator(_address)]
-Ipv4InterfaceAddress = Annotated[str, Field(max_length=18), AfterValidator(_interface_address)]
+Ipv4InterfaceAddress = Annotated[str, Field(max_length=18), AfterValidator(interface_address)]
 
 
 class _Item(BaseModel):

@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from intentloop_intents.device.model import interface_address
 from intentloop_intents.resources.meta import (
     CamelModel,
     Conditions,
@@ -23,15 +24,32 @@ from intentloop_intents.resources.meta import (
 )
 
 Mbps = Annotated[int, Field(gt=0, le=10_000_000)]
+Ipv4Cidr = Annotated[
+    str,
+    Field(max_length=18, pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"),
+    AfterValidator(interface_address),
+]
 
 
 class Endpoint(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.address) || isCIDR(self.address)",
+                "address must be an IPv4 address with its prefix length, e.g. 10.1.1.1/24",
+                field_path=".address",
+            ),
+        )
+    }
+
     device: K8sName
     """Name of the Device."""
     interface: InterfaceName
     """Customer-facing interface on that device."""
     vlan: int | None = Field(default=None, ge=1, le=4094)
     """The customer's VLAN at this port, unique per port; unset: spec.vlan, else a free one."""
+    address: Ipv4Cidr | None = None
+    """l3vpn: the provider edge's address/length here (the site's gateway, e.g. 10.1.1.1/24)."""
 
 
 class SliceProfile(StrEnum):
@@ -49,6 +67,16 @@ class Isolation(StrEnum):
 
 
 class NetworkSliceSpec(CamelModel):
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.endpoints.all(e, !has(e.address))",
+                "a slice endpoint has no address: addresses belong to its l3vpn services",
+                field_path=".endpoints",
+            ),
+        )
+    }
+
     profile: SliceProfile = SliceProfile.CUSTOM
     """Preset: embb (broadband), urllc (low latency), mmtc (many devices) or custom."""
     endpoints: list[Endpoint] = Field(
@@ -109,6 +137,16 @@ class NetworkServiceSpec(CamelModel):
             cel(
                 "self.type != 'l2-p2p' || size(self.endpoints) == 2",
                 "an l2-p2p service has exactly two endpoints",
+                field_path=".endpoints",
+            ),
+            cel(
+                "self.type != 'l3vpn' || self.endpoints.all(e, has(e.address))",
+                "every endpoint of an l3vpn gives its address (e.g. 10.1.1.1/24)",
+                field_path=".endpoints",
+            ),
+            cel(
+                "self.type == 'l3vpn' || self.endpoints.all(e, !has(e.address))",
+                "an endpoint address is for l3vpn services; an l2-p2p carries the site's own",
                 field_path=".endpoints",
             ),
         )

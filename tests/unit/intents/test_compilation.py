@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import random
 
 import pytest
@@ -183,7 +185,10 @@ def test_a_subinterface_wanted_two_ways_is_a_conflict() -> None:
 def vpn(routes: tuple[tuple[Hop, ...], ...]) -> L3Vpn:
     return L3Vpn(
         service="t/vpn",
-        endpoints=tuple(ServiceEndpoint(device=d, interface="cust9") for d in ("r1", "r3", "r4")),
+        endpoints=tuple(
+            ServiceEndpoint(device=d, interface="cust9", address=f"10.0.{i}.1/24")
+            for i, d in enumerate(("r1", "r3", "r4"))
+        ),
         vlan_id=900,
         bandwidth_mbps=50,
         route_target="65000:900",
@@ -219,8 +224,8 @@ def test_an_l3vpn_with_every_endpoint_on_one_device_needs_no_routes() -> None:
     service = L3Vpn(
         service="t/local",
         endpoints=(
-            ServiceEndpoint(device="r1", interface="c1"),
-            ServiceEndpoint(device="r1", interface="c2"),
+            ServiceEndpoint(device="r1", interface="c1", address="10.1.0.1/24"),
+            ServiceEndpoint(device="r1", interface="c2", address="10.2.0.1/24"),
         ),
         vlan_id=10,
         bandwidth_mbps=5,
@@ -228,7 +233,11 @@ def test_an_l3vpn_with_every_endpoint_on_one_device_needs_no_routes() -> None:
     )
     trees = compilation.compile_l3vpn(service)
     assert list(trees) == ["r1"]
-    assert [s.name for s in trees["r1"].subinterfaces] == ["c1.10", "c2.10"]
+    assert [(s.name, s.ipv4) for s in trees["r1"].subinterfaces] == [
+        ("c1.10", "10.1.0.1/24"),
+        ("c2.10", "10.2.0.1/24"),
+    ]
+    assert trees["r1"].vrfs[0].static_routes == ()  # both subnets are connected
 
 
 def per_link(service: str, ends: tuple[int, int], tags: tuple[int, int]) -> L2PointToPoint:
@@ -295,8 +304,8 @@ def test_an_l3vpn_tags_each_link_of_each_route_with_its_own_tag() -> None:
     vpn = L3Vpn(
         service="t/v",
         endpoints=(
-            ServiceEndpoint(device="r1", interface="cust1", vlan=10),
-            ServiceEndpoint(device="r3", interface="cust1", vlan=20),
+            ServiceEndpoint(device="r1", interface="cust1", vlan=10, address="10.1.0.1/24"),
+            ServiceEndpoint(device="r3", interface="cust1", vlan=20, address="10.3.0.1/24"),
         ),
         bandwidth_mbps=10,
         route_target="65000:1",
@@ -310,3 +319,107 @@ def test_an_l3vpn_tags_each_link_of_each_route_with_its_own_tag() -> None:
         "e2.301": "vrf-t.v",
     }
     assert {s.name for s in trees["r3"].subinterfaces} == {"e1.301", "cust1.20"}
+
+
+def _routes(tree: DeviceConfigTree) -> dict[str, str]:
+    return {r.prefix: r.next_hop for v in tree.vrfs for r in v.static_routes}
+
+
+def _address(tree: DeviceConfigTree, parent: str) -> str | None:
+    return next(s.ipv4 for s in tree.subinterfaces if s.parent == parent)
+
+
+def test_an_l3vpn_routes_every_sites_subnet_towards_it_over_numbered_core_links() -> None:
+    # a star from r1: r1 -e1- r2 -e2- r3 and r1 -e1- r2 -e3- r4 (r2 is shared)
+    star = L3Vpn(
+        service="t/v",
+        endpoints=(
+            ServiceEndpoint(device="r1", interface="c", address="10.1.0.1/24"),
+            ServiceEndpoint(device="r3", interface="c", address="10.3.0.1/24"),
+            ServiceEndpoint(device="r4", interface="c", address="192.168.4.254/24"),
+        ),
+        vlan_id=7,
+        bandwidth_mbps=10,
+        route_target="65000:1",
+        routes=(
+            (Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),
+            (Hop("r1", None, "e1"), Hop("r2", "e1", "e3"), Hop("r4", "e1", None)),
+        ),
+    )
+    trees = compilation.compile_l3vpn(star)
+    # the customer sub-interfaces carry the sites' gateways
+    assert _address(trees["r4"], "c") == "192.168.4.254/24"
+    # each core link is a /31, one address at each end, the same link numbered the same on
+    # both routes
+    r1_r2 = (_address(trees["r1"], "e1"), _address(trees["r2"], "e1"))
+    r2_r3 = (_address(trees["r2"], "e2"), _address(trees["r3"], "e1"))
+    r2_r4 = (_address(trees["r2"], "e3"), _address(trees["r4"], "e1"))
+    ends = [a for pair in (r1_r2, r2_r3, r2_r4) for a in pair]
+    assert all(a is not None and a.startswith("169.254.") and a.endswith("/31") for a in ends)
+    assert len(set(ends)) == 6
+    for a, b in (r1_r2, r2_r3, r2_r4):
+        assert ipaddress.IPv4Interface(a).network == ipaddress.IPv4Interface(b).network
+
+    def ip(address: str | None) -> str:
+        return str(ipaddress.IPv4Interface(address).ip)
+
+    # r1 reaches both remote sites through r2; r2 sends each site's subnet its own way
+    assert _routes(trees["r1"]) == {"10.3.0.0/24": ip(r1_r2[1]), "192.168.4.0/24": ip(r1_r2[1])}
+    assert _routes(trees["r2"]) == {
+        "10.1.0.0/24": ip(r1_r2[0]),
+        "10.3.0.0/24": ip(r2_r3[1]),
+        "192.168.4.0/24": ip(r2_r4[1]),
+    }
+    assert _routes(trees["r3"]) == {"10.1.0.0/24": ip(r2_r3[0]), "192.168.4.0/24": ip(r2_r3[0])}
+    assert _routes(trees["r4"]) == {"10.1.0.0/24": ip(r2_r4[0]), "10.3.0.0/24": ip(r2_r4[0])}
+
+
+@pytest.mark.parametrize(
+    ("addresses", "refusal"),
+    [
+        (("10.1.0.1/24", "10.1.0.200/16"), r"endpoints\[1\]\.address 10\.1\.0\.200/16 overlaps"),
+        (("10.1.0.1/24", "169.254.3.1/24"), r"inside 169\.254\.0\.0/16"),
+        (("10.1.0.1/24", None), r"endpoints\[1\] \(r3 c\): no address"),
+    ],
+)
+def test_an_l3vpn_whose_sites_share_a_subnet_or_give_none_is_refused(
+    addresses: tuple[str, str | None], refusal: str
+) -> None:
+    with pytest.raises(ValidationError, match=refusal):
+        L3Vpn(
+            service="t/v",
+            endpoints=(
+                ServiceEndpoint(device="r1", interface="c", address=addresses[0]),
+                ServiceEndpoint(device="r3", interface="c", address=addresses[1]),
+            ),
+            vlan_id=7,
+            bandwidth_mbps=10,
+            route_target="65000:1",
+            routes=((Hop("r1", None, "e1"), Hop("r2", "e1", "e2"), Hop("r3", "e1", None)),),
+        )
+
+
+def test_two_vpns_may_use_the_same_subnets_and_transit_addresses_on_one_router() -> None:
+    def one(name: str, port: str) -> L3Vpn:
+        return L3Vpn(
+            service=f"t/{name}",
+            endpoints=(
+                ServiceEndpoint(device="r1", interface=port, address="10.0.0.1/24"),
+                ServiceEndpoint(device="r2", interface=port, address="10.0.1.1/24"),
+            ),
+            vlan_id=7 if name == "a" else 8,
+            bandwidth_mbps=10,
+            route_target="65000:1",
+            routes=((Hop("r1", None, "e1"), Hop("r2", "e1", None)),),
+        )
+
+    merged = composition.merge_by_device(
+        compilation.compile_l3vpn(v) for v in (one("a", "c1"), one("b", "c2"))
+    )
+    assert {v.name for v in merged["r1"].vrfs} == {"vrf-t.a", "vrf-t.b"}
+    assert {(s.name, s.ipv4) for s in merged["r1"].subinterfaces} == {
+        ("c1.7", "10.0.0.1/24"),
+        ("c2.8", "10.0.0.1/24"),
+        ("e1.7", "169.254.0.0/31"),
+        ("e1.8", "169.254.0.0/31"),
+    }
