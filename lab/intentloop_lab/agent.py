@@ -19,8 +19,12 @@ one `tc -batch` when a policer changed):
   `tbf` has the policer's rate and burst and room for only two packets, so what exceeds
   the bucket is dropped, not queued. (`act_police` would be the one-line form; the kernel
   this lab runs on lacks it, and nftables' `limit` keeps a whole second of tokens.)
-- a VRF is a routing table (`ip rule iif <sub-interface> lookup <table>`): kernels without
-  `CONFIG_NET_VRF` have no VRF device, and the model carries no routes yet;
+- a VRF is a routing table (`ip rule iif <sub-interface> lookup <table>`; kernels without
+  `CONFIG_NET_VRF` have no VRF device): its sub-interfaces' addresses (`noprefixroute`, so
+  the main table never learns a customer's subnet), their connected subnets and the VRF's
+  static routes go in that table, which ends in `unreachable default` (nothing falls
+  through to another table); only a VRF's sub-interfaces forward (IPv4 forwarding is per
+  receiving interface), so no port outside a VRF routes anything;
 - `enabled: false` on a port sets it down (so does a lab fault, through `force_down`).
 
 A change the kernel refuses raises `CommandError` after the kernel was put back as it was,
@@ -29,6 +33,7 @@ so a gNMI Set can fail like a router's commit.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,7 +42,7 @@ import structlog
 
 from intentloop_intents.device.model import DeviceConfigTree, SubInterface
 from intentloop_lab import netplan
-from intentloop_lab.kernel import CommandError, run_batch
+from intentloop_lab.kernel import CommandError, enable_forwarding, run_batch
 from intentloop_lab.netplan import PortPlan
 
 log = structlog.get_logger(__name__)
@@ -56,6 +61,25 @@ class KernelSub:
     remote: str
     bridge: str | None
     table: int | None
+    address: str | None = None  # "a.b.c.d/len", routed (in a VRF)
+
+
+@dataclass(frozen=True, order=True)
+class KernelRoute:
+    """A route in a VRF's table: a connected subnet (`dev`), a static route (`via`, `dev`
+    when a sub-interface of the VRF holds the next hop), or the table's `unreachable`."""
+
+    table: int
+    prefix: str  # "default" for the unreachable end of the table
+    via: str | None = None
+    dev: str | None = None
+
+    def line(self, verb: str) -> str:
+        if self.prefix == "default":
+            return f"route {verb} unreachable default table {self.table}"
+        via = f" via {self.via}" if self.via else ""
+        dev = f" dev {self.dev}" if self.dev else ""
+        return f"route {verb} {self.prefix}{via}{dev} table {self.table}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,7 @@ class KernelConfig:
     ports_up: Mapping[str, bool] = field(default_factory=dict)
     subs: Mapping[str, KernelSub] = field(default_factory=dict)
     policers: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # device -> Mbps, kB
+    routes: frozenset[KernelRoute] = frozenset()
 
     @property
     def bridges(self) -> set[str]:
@@ -136,7 +161,31 @@ class DeviceAgent:
             subs[kernel.device] = kernel
             if sub.policer is not None:
                 policers[kernel.device] = rates[sub.policer]
-        return KernelConfig(ports_up, subs, policers)
+        return KernelConfig(ports_up, subs, policers, self._routes(tree, subs))
+
+    def _routes(
+        self, tree: DeviceConfigTree, subs: Mapping[str, KernelSub]
+    ) -> frozenset[KernelRoute]:
+        """Every VRF table's routes: connected subnets, static routes, the unreachable end."""
+        routes: set[KernelRoute] = set()
+        connected: dict[int, list[tuple[ipaddress.IPv4Network, str]]] = {}
+        for sub in subs.values():
+            if sub.table is None:
+                continue
+            routes.add(KernelRoute(sub.table, "default"))
+            if sub.address is not None:
+                subnet = ipaddress.IPv4Interface(sub.address).network
+                connected.setdefault(sub.table, []).append((subnet, sub.device))
+                routes.add(KernelRoute(sub.table, str(subnet), dev=sub.device))
+        for vrf in tree.vrfs:
+            table = self._tables.get(vrf.name)
+            if table is None:  # a VRF no sub-interface is in routes nothing
+                continue
+            for route in vrf.static_routes:
+                hop = ipaddress.IPv4Address(route.next_hop)
+                dev = next((d for net, d in connected.get(table, []) if hop in net), None)
+                routes.add(KernelRoute(table, route.prefix, route.next_hop, dev))
+        return frozenset(routes)
 
     def _kernel_sub(self, sub: SubInterface) -> KernelSub:
         port = self.ports.get(sub.parent)
@@ -144,7 +193,9 @@ class DeviceAgent:
         if sub.vrf is not None:
             table = self._tables.setdefault(sub.vrf, VRF_TABLE_BASE + len(self._tables))
         if port is None:  # not a port of this router: the kernel will say so
-            return KernelSub(sub.name, sub.parent, sub.vlan_id, "0.0.0.0", "0.0.0.0", None, table)
+            return KernelSub(
+                sub.name, sub.parent, sub.vlan_id, "0.0.0.0", "0.0.0.0", None, table, sub.ipv4
+            )
         return KernelSub(
             device=netplan.subinterface_name(port.kernel, port.attachment, sub.vlan_id),
             parent=port.kernel,
@@ -153,11 +204,20 @@ class DeviceAgent:
             remote=port.peer_address,
             bridge=cross_connect_of(sub, self._bridges),
             table=table,
+            address=sub.ipv4,
         )
 
     def _change(self, before: KernelConfig, after: KernelConfig, *, force: bool) -> None:
         lines = _link_lines(before, after)
         run_batch("ip", self.netns, lines, force=force)
+        routed = [
+            d for d, s in after.subs.items() if s.table is not None and before.subs.get(d) != s
+        ]
+        try:
+            enable_forwarding(self.netns, routed)
+        except CommandError:
+            if not force:
+                raise
         ifbs, tc = _police_lines(before, after)
         run_batch("ip", self.netns, ifbs, force=force)
         run_batch("tc", self.netns, tc, force=force)
@@ -169,6 +229,8 @@ def _link_lines(before: KernelConfig, after: KernelConfig) -> list[str]:
     lines: list[str] = []
     gone = [s for d, s in before.subs.items() if after.subs.get(d) != s]
     new = [s for d, s in after.subs.items() if before.subs.get(d) != s]
+    replaced = {s.device for s in gone}  # their routes go with them, and come back below
+    lines += _route_lines(before, after, replaced, "del")
     for sub in gone:
         lines.append(f"link del dev {sub.device}")
         if sub.table is not None:
@@ -185,11 +247,30 @@ def _link_lines(before: KernelConfig, after: KernelConfig) -> list[str]:
             lines.append(f"link set dev {sub.device} master {sub.bridge}")
         if sub.table is not None:
             lines.append(f"rule add iif {sub.device} lookup {sub.table}")
+        if sub.address is not None:
+            lines.append(f"addr add {sub.address} dev {sub.device} noprefixroute")
         lines.append(f"link set dev {sub.device} up")
     for port, up in sorted(after.ports_up.items()):
         if before.ports_up.get(port) != up:
             lines.append(f"link set dev {port} {'up' if up else 'down'}")
+    lines += _route_lines(before, after, replaced, "add")
     return lines
+
+
+def _route_lines(
+    before: KernelConfig, after: KernelConfig, replaced: set[str], verb: str
+) -> list[str]:
+    """`del`: the routes to remove first, while their devices are still there (the routes of
+    a device that is replaced go with it); `add`: what to add last, connected subnets before
+    the static routes that resolve through them."""
+
+    def standing(route: KernelRoute) -> bool:
+        return route.dev is None or route.dev not in replaced
+
+    if verb == "del":
+        return [r.line("del") for r in sorted(before.routes - after.routes) if standing(r)]
+    adding = [r for r in after.routes if r not in before.routes or not standing(r)]
+    return [r.line("add") for r in sorted(adding, key=lambda r: (r.via is not None, r))]
 
 
 def ifb_name(sub: KernelSub) -> str:

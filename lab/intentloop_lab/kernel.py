@@ -93,6 +93,24 @@ def in_netns(netns: str, make: Callable[[], T]) -> T:
     return result[0]
 
 
+def enable_forwarding(netns: str, devices: Sequence[str]) -> None:
+    """Let these interfaces of `netns` route what they receive (IPv4 forwarding is per
+    receiving interface: a namespace's other interfaces keep forwarding nothing)."""
+    if not devices:
+        return
+
+    def write() -> None:
+        for device in devices:
+            path = f"/proc/sys/net/ipv4/conf/{device}/forwarding"
+            try:
+                with open(path, "w") as handle:
+                    handle.write("1\n")
+            except OSError as e:
+                raise CommandError(f"{netns}: cannot route on {device}: {e.strerror}") from None
+
+    in_netns(netns, write)
+
+
 def _setns(fd: int) -> None:
     """setns(2) for this thread only (`os.setns` arrived in Python 3.12)."""
     libc = ctypes.CDLL(None, use_errno=True)

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vrf
+from intentloop_intents.device import (
+    DeviceConfigTree,
+    Interface,
+    Policer,
+    StaticRoute,
+    SubInterface,
+    Vrf,
+)
 from intentloop_lab import agent, dataplane, labstate, lifecycle, netplan, sites
 from intentloop_lab.topology import parse_topology
 
@@ -190,3 +197,84 @@ def test_without_root_lab_up_fails_at_once_in_one_line(
     message = str(refused.value)
     assert "\n" not in message and "root" in message and "network namespaces" in message
     assert not (tmp_path / "state").exists()  # nothing was started or written
+
+
+def test_a_vrf_is_a_table_with_its_addresses_connected_routes_and_an_unreachable_end(
+    plan: netplan.LabPlan,
+) -> None:
+    dev = router_agent(plan)
+    core = f"core-{LONG}"
+    routed = DeviceConfigTree(
+        vrfs=(
+            Vrf(
+                name="blue",
+                static_routes=(StaticRoute(prefix="10.3.0.0/24", next_hop="169.254.0.1"),),
+            ),
+        ),
+        subinterfaces=(
+            SubInterface(parent="eth1", vlan_id=10, vrf="blue", ipv4="10.1.0.1/24"),
+            SubInterface(parent=core, vlan_id=7, vrf="blue", ipv4="169.254.0.0/31"),
+        ),
+    )
+    empty = dev.kernel_config(DeviceConfigTree(), frozenset())
+    config = dev.kernel_config(routed, frozenset())
+    transit = next(s.device for s in config.subs.values() if s.parent != "eth1")
+    lines = agent._link_lines(empty, config)
+    table = agent.VRF_TABLE_BASE
+    # the address never puts the customer's subnet in the main table
+    assert "addr add 10.1.0.1/24 dev eth1.10 noprefixroute" in lines
+    assert f"rule add iif eth1.10 lookup {table}" in lines
+    routes = [line for line in lines if line.startswith("route ")]
+    assert routes == [
+        f"route add 10.1.0.0/24 dev eth1.10 table {table}",
+        f"route add 169.254.0.0/31 dev {transit} table {table}",
+        f"route add unreachable default table {table}",
+        f"route add 10.3.0.0/24 via 169.254.0.1 dev {transit} table {table}",  # after its link
+    ]
+    assert lines.index(routes[0]) > max(i for i, x in enumerate(lines) if x.startswith("link"))
+    # a route changed alone is replaced alone
+    moved = routed.model_copy(
+        update={
+            "vrfs": (
+                Vrf(
+                    name="blue",
+                    static_routes=(StaticRoute(prefix="10.3.0.0/16", next_hop="169.254.0.1"),),
+                ),
+            )
+        }
+    )
+    assert agent._link_lines(config, dev.kernel_config(moved, frozenset())) == [
+        f"route del 10.3.0.0/24 via 169.254.0.1 dev {transit} table {table}",
+        f"route add 10.3.0.0/16 via 169.254.0.1 dev {transit} table {table}",
+    ]
+    # removing everything: the table's end first; routes through a device go with it
+    gone = agent._link_lines(config, empty)
+    assert gone[0] == f"route del unreachable default table {table}"
+    assert not any(line.startswith("route") for line in gone[1:])
+    assert {"link del dev eth1.10", f"link del dev {transit}"} <= set(gone)
+
+
+def test_a_readdressed_sub_interface_gets_its_routes_back(plan: netplan.LabPlan) -> None:
+    dev = router_agent(plan)
+
+    def tree(address: str) -> DeviceConfigTree:
+        return DeviceConfigTree(
+            vrfs=(
+                Vrf(
+                    name="v",
+                    static_routes=(StaticRoute(prefix="10.9.0.0/24", next_hop="10.1.0.9"),),
+                ),
+            ),
+            subinterfaces=(SubInterface(parent="eth1", vlan_id=10, vrf="v", ipv4=address),),
+        )
+
+    before = dev.kernel_config(tree("10.1.0.1/24"), frozenset())
+    after = dev.kernel_config(tree("10.1.0.2/24"), frozenset())
+    lines = agent._link_lines(before, after)
+    # the sub-interface is made again, and every route through it with it
+    assert lines[0] == "link del dev eth1.10"
+    assert "addr add 10.1.0.2/24 dev eth1.10 noprefixroute" in lines
+    assert lines[-2:] == [
+        f"route add 10.1.0.0/24 dev eth1.10 table {agent.VRF_TABLE_BASE}",
+        f"route add 10.9.0.0/24 via 10.1.0.9 dev eth1.10 table {agent.VRF_TABLE_BASE}",
+    ]
