@@ -166,6 +166,55 @@ def attach(
             _unconfigure(att, address)
 
 
+def site_host(gateway: ipaddress.IPv4Interface) -> ipaddress.IPv4Interface:
+    """A routed site's own address: the one after its gateway in the subnet (the one
+    before, when the gateway is the subnet's last host)."""
+    net = gateway.network
+    usable = list(net.hosts()) if net.prefixlen < 31 else list(net)
+    for candidate in (gateway.ip + 1, gateway.ip - 1):
+        if candidate in usable:
+            return ipaddress.IPv4Interface(f"{candidate}/{net.prefixlen}")
+    raise TrafficError(f"gateway {gateway}: no address left in its subnet for the site")
+
+
+@contextmanager
+def attach_routed(
+    sites: Sequence[tuple[Attachment, str]],
+) -> Iterator[list[Endpoint]]:
+    """Sites of an L3VPN, each given as (attachment, its gateway "a.b.c.d/len" — the
+    endpoint's `address`): each gets the next address of its subnet and a route to every
+    other site's subnet through its gateway. Removed on exit."""
+    ends = [(att, ipaddress.IPv4Interface(gateway)) for att, gateway in sites]
+    done: list[tuple[Attachment, ipaddress.IPv4Interface, list[str]]] = []
+    try:
+        for att, gateway in ends:
+            address = site_host(gateway)
+            routes: list[str] = []
+            done.append((att, address, routes))
+            _configure(att, address)
+            for other, theirs in ends:
+                if other is att or theirs.network == gateway.network:
+                    continue
+                prefix = str(theirs.network)
+                _ip(
+                    att.site.netns,
+                    "route",
+                    "replace",
+                    prefix,
+                    "via",
+                    str(gateway.ip),
+                    "dev",
+                    att.ifname,
+                )
+                routes.append(prefix)
+        yield [Endpoint(att, address) for att, address, _ in done]
+    finally:
+        for att, address, routes in reversed(done):
+            for prefix in routes:
+                _ip(att.site.netns, "route", "del", prefix, "dev", att.ifname, check=False)
+            _unconfigure(att, address)
+
+
 @contextmanager
 def impersonate(intruder: SiteInfo, victim_end: Endpoint, vlan: int | None) -> Iterator[Endpoint]:
     """Configure `intruder` with the address of `victim_end` (on `vlan`, or untagged): the

@@ -1,7 +1,9 @@
 """`intentloop lab traffic ping|rate|gap`: traffic between two customer sites of the lab.
 
 The pair is a NetworkService read from the cluster (`--service NS/NAME`: its first two
-endpoints, each on the customer VLAN the operator holds at that port, untagged if none) or
+endpoints, each on the customer VLAN the operator holds at that port, untagged if none; the
+sites of an l3vpn take an address in their own subnet and route to the other through their
+gateway, the endpoint's `address`) or
 given by hand (`--from r1/eth1 --to r4/eth1 [--vlan N]`). One line of result; exit code 0 when the
 traffic did what a working service does (reachable; flowing at the end of a gap stream).
 """
@@ -12,7 +14,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from intentloop_lab import labstate, traffic
@@ -50,6 +52,18 @@ def service_attachments(state: LabState, service: dict[str, Any]) -> tuple[Attac
     return attachments(state, service["spec"]["endpoints"], allocated.get("vlan"))
 
 
+def service_gateways(service: dict[str, Any]) -> tuple[str, str] | None:
+    """An l3vpn's first two endpoints' gateways (their `address`); None for an L2 service."""
+    spec = service.get("spec") or {}
+    if spec.get("type") != "l3vpn":
+        return None
+    ends = spec.get("endpoints") or []
+    gateways = [e.get("address") for e in ends[:2]]
+    if len(gateways) < 2 or not all(gateways):
+        raise TrafficError("an l3vpn's endpoints need their addresses to route between sites")
+    return gateways[0], gateways[1]
+
+
 def read_service(kubeconfig: str | None, ref: str) -> dict[str, Any]:
     """GET the NetworkService `NS/NAME` from the cluster."""
     import kubernetes
@@ -82,18 +96,35 @@ def _port(text: str, flag: str) -> dict[str, str]:
     return {"device": device, "interface": port}
 
 
-def _pair(args: Args, state: LabState) -> tuple[Attachment, Attachment]:
+Pair = tuple[Attachment, Attachment, tuple[str, str] | None]
+
+
+def _pair(args: Args, state: LabState) -> Pair:
+    """The two sites, and their gateways when the service routes (l3vpn)."""
     if args.service:
         if args.source or args.dest or args.vlan is not None:
             raise TrafficError("give either --service or --from/--to/--vlan, not both")
-        return service_attachments(state, read_service(args.kubeconfig, args.service))
+        service = read_service(args.kubeconfig, args.service)
+        return (*service_attachments(state, service), service_gateways(service))
     if not (args.source and args.dest):
         raise TrafficError("say which sites: --service NS/NAME, or --from and --to")
     eps = [_port(args.source, "--from"), _port(args.dest, "--to")]
     try:
-        return attachments(state, eps, args.vlan)
+        return (*attachments(state, eps, args.vlan), None)
     except ValueError as exc:
         raise TrafficError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _attached(
+    a: Attachment, b: Attachment, gateways: tuple[str, str] | None
+) -> Iterator[tuple[Endpoint, Endpoint]]:
+    if gateways is None:
+        with traffic.attach(a, b) as ends:
+            yield ends
+        return
+    with traffic.attach_routed([(a, gateways[0]), (b, gateways[1])]) as (ea, eb):
+        yield ea, eb
 
 
 def _ping(a: Endpoint, b: Endpoint, args: Args) -> tuple[bool, str]:
@@ -135,10 +166,10 @@ def cmd_traffic(args: Args) -> int:
         print(f"error: no lab running in {state_dir} (try `intentloop lab up`)", file=sys.stderr)
         return 3
     try:
-        a, b = _pair(args, state)
+        a, b, gateways = _pair(args, state)
         if os.geteuid() != 0:
             raise TrafficError("traffic enters the lab's network namespaces: run as root")
-        with traffic.attach(a, b) as (ea, eb):
+        with _attached(a, b, gateways) as (ea, eb):
             ok, line = MEASURES[args.traffic_command](ea, eb, args)
     except (TrafficError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intentloop_lab import traffic
+from intentloop_lab import traffic, traffic_cli
 from intentloop_lab.labstate import LabState, SiteInfo
 from intentloop_lab.traffic_cli import attachments, service_attachments
 from intentloop_lab.traffic_gap import combine
@@ -187,3 +187,30 @@ def test_cli_without_a_lab_says_so(tmp_path: Path, capsys: pytest.CaptureFixture
 
     code = __main__.main(["lab", "traffic", "rate", "--state-dir", str(tmp_path)])
     assert code == 3 and "no lab running" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("gateway", "site"),
+    [
+        ("10.1.0.1/24", "10.1.0.2/24"),
+        ("10.1.0.254/24", "10.1.0.253/24"),  # the subnet's last host: the one before
+        ("192.0.2.0/31", "192.0.2.1/31"),
+    ],
+)
+def test_a_routed_site_takes_the_address_next_to_its_gateway(gateway: str, site: str) -> None:
+    assert str(traffic.site_host(ipaddress.IPv4Interface(gateway))) == site
+
+
+def test_a_gateway_alone_in_its_subnet_leaves_no_address_for_the_site() -> None:
+    with pytest.raises(traffic.TrafficError, match="no address left"):
+        traffic.site_host(ipaddress.IPv4Interface("10.1.0.1/32"))
+
+
+def test_only_an_l3vpn_gives_gateways_and_it_must_give_both() -> None:
+    ends = [{"device": "r1", "interface": "eth1"}, {"device": "r2", "interface": "eth1"}]
+    assert traffic_cli.service_gateways({"spec": {"endpoints": ends}}) is None
+    routed = [{**ends[0], "address": "10.1.0.1/24"}, {**ends[1], "address": "10.2.0.1/24"}]
+    vpn = {"spec": {"type": "l3vpn", "endpoints": routed}}
+    assert traffic_cli.service_gateways(vpn) == ("10.1.0.1/24", "10.2.0.1/24")
+    with pytest.raises(traffic.TrafficError, match="need their addresses"):
+        traffic_cli.service_gateways({"spec": {"type": "l3vpn", "endpoints": ends}})
