@@ -22,8 +22,13 @@ from intentloop_intents.device.gnmi_json import Edit, GnmiPath, PathElem
 LIST_KEYS: dict[str, tuple[str, ...]] = {
     "interfaces/interface": ("name",),
     "interfaces/interface/subinterfaces/subinterface": ("index",),
+    "interfaces/interface/subinterfaces/subinterface/ipv4/addresses/address": ("ip",),
     "network-instances/network-instance": ("name",),
     "network-instances/network-instance/interfaces/interface": ("id",),
+    "network-instances/network-instance/protocols/protocol": ("identifier", "name"),
+    "network-instances/network-instance/protocols/protocol/static-routes/static": ("prefix",),
+    "network-instances/network-instance/protocols/protocol/static-routes/static/next-hops/"
+    "next-hop": ("index",),
     "network-instances/network-instance/vlans/vlan": ("vlan-id",),
     "qos/scheduler-policies/scheduler-policy": ("name",),
     "qos/scheduler-policies/scheduler-policy/schedulers/scheduler": ("sequence",),
