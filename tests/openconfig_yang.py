@@ -21,10 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = (
     "release/models/interfaces/openconfig-interfaces.yang",
+    "release/models/interfaces/openconfig-if-ip.yang",
     "release/models/vlan/openconfig-vlan.yang",
     "third_party/ietf/iana-if-type.yang",
     "release/models/network-instance/openconfig-network-instance.yang",
     "release/models/network-instance/openconfig-network-instance-types.yang",
+    "release/models/policy/openconfig-policy-types.yang",
     "release/models/qos/openconfig-qos.yang",
     "release/models/qos/openconfig-qos-types.yang",
     "release/models/policy/openconfig-routing-policy.yang",

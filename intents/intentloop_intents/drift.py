@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from intentloop_intents.device import DeviceConfigTree
-from intentloop_intents.device.diff import COLLECTION_KEYS, ItemKey, changed_fields, pair_items
+from intentloop_intents.device.diff import (
+    COLLECTION_KEYS,
+    ItemKey,
+    changed_fields,
+    pair_items,
+    show_routes,
+)
+from intentloop_intents.device.model import StaticRoute
 
 ABSENT = "(absent)"
 UNSET = "(unset)"
@@ -40,7 +47,7 @@ _LISTS = {
     "vrfs": "vrf",
     "subinterfaces": "subinterface",
 }
-_LEAVES = {"owners": "owner"}
+_LEAVES = {"owners": "owner", "static_routes": "static-route"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ def _show(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, frozenset):
         return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
+    if isinstance(value, tuple) and all(isinstance(v, StaticRoute) for v in value):
+        return show_routes(value)
     if value == "":
         return '""'
     return str(value)

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from intentloop_intents.device.model import DeviceConfigTree
+from intentloop_intents.device.model import DeviceConfigTree, StaticRoute
 
 # Each list of the tree and the model fields that form its key, in key order.
 COLLECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -112,9 +112,16 @@ def render_changes(changes: list[Change]) -> str:
     return "\n".join(str(change) for change in changes)
 
 
+def show_routes(routes: tuple[StaticRoute, ...]) -> str:
+    """Static routes as people write them: `[10.2.2.0/24 via 169.254.0.1, ...]`."""
+    return "[" + ", ".join(f"{r.prefix} via {r.next_hop}" for r in routes) + "]"
+
+
 def _show(value: object) -> str:
     if isinstance(value, frozenset):
         return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
+    if isinstance(value, tuple) and all(isinstance(v, StaticRoute) for v in value):
+        return show_routes(value)
     if value is None:
         return "(unset)"
     if isinstance(value, str):

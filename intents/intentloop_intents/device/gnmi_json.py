@@ -24,6 +24,7 @@ from intentloop_intents.device.model import (
     DeviceConfigTree,
     Interface,
     Policer,
+    StaticRoute,
     SubInterface,
     Vlan,
     Vrf,
@@ -74,6 +75,37 @@ def _owners(item: Any) -> list[str]:
 
 def _optional(**leaves: Any) -> JsonEntry:
     return {k: v for k, v in leaves.items() if v is not None}
+
+
+def _routes_to_json(vrf: Vrf) -> JsonEntry:
+    """A VRF's `static-route` list (left out when empty, as RFC 7951 writes no entries)."""
+    routes = [{"prefix": r.prefix, "next-hop": r.next_hop} for r in vrf.static_routes]
+    return {"static-route": routes} if routes else {}
+
+
+_ROUTE_MEMBERS = {"prefix", "next-hop"}
+
+
+def _routes_from_json(entries: Any) -> tuple[StaticRoute, ...]:
+    if not isinstance(entries, list):
+        raise GnmiJsonError("static-route: expected a JSON array")
+    routes = []
+    for index, entry in enumerate(entries):
+        where = f"static-route[{index}]"
+        if not isinstance(entry, Mapping):
+            raise GnmiJsonError(f"{where}: expected a JSON object")
+        unknown = sorted(set(entry) - _ROUTE_MEMBERS)
+        if unknown:
+            raise GnmiJsonError(f"{where}: unknown node {unknown[0]!r}")
+        if "prefix" not in entry:
+            raise GnmiJsonError(f"{where}: missing key 'prefix'")
+        if "next-hop" not in entry:
+            raise GnmiJsonError(f"{where}: missing mandatory node 'next-hop'")
+        try:
+            routes.append(StaticRoute(prefix=entry["prefix"], next_hop=entry["next-hop"]))
+        except ValidationError as exc:
+            raise GnmiJsonError(f"{where}: {_first_error(exc)}") from exc
+    return tuple(routes)
 
 
 _LISTS: tuple[_ListCodec, ...] = (
@@ -130,12 +162,14 @@ _LISTS: tuple[_ListCodec, ...] = (
             "name": v.name,
             "route-target": v.route_target,
             "description": v.description,
+            **_routes_to_json(v),
             "owner": _owners(v),
         },
         lambda d: Vrf(
             name=d["name"],
             route_target=d.get("route-target", ""),
             description=d.get("description", ""),
+            static_routes=_routes_from_json(d.get("static-route", [])),
             owners=frozenset(d.get("owner", ())),
         ),
     ),
@@ -149,6 +183,7 @@ _LISTS: tuple[_ListCodec, ...] = (
             "description": s.description,
             **_optional(vrf=s.vrf, policer=s.policer),
             **({} if s.l2_instance is None else {"l2-instance": s.l2_instance}),
+            **_optional(ipv4=s.ipv4),
             "owner": _owners(s),
         },
         lambda d: SubInterface(
@@ -158,6 +193,7 @@ _LISTS: tuple[_ListCodec, ...] = (
             vrf=d.get("vrf"),
             policer=d.get("policer"),
             l2_instance=d.get("l2-instance"),
+            ipv4=d.get("ipv4"),
             owners=frozenset(d.get("owner", ())),
         ),
     ),
@@ -166,7 +202,7 @@ _MEMBERS = {
     "interface": {"name", "enabled", "description", "mtu", "owner"},
     "vlan": {"vlan-id", "name", "owner"},
     "policer": {"name", "rate-mbps", "burst-kbytes", "owner"},
-    "vrf": {"name", "route-target", "description", "owner"},
+    "vrf": {"name", "route-target", "description", "static-route", "owner"},
     "subinterface": {
         "parent",
         "vlan-id",
@@ -174,6 +210,7 @@ _MEMBERS = {
         "vrf",
         "policer",
         "l2-instance",
+        "ipv4",
         "owner",
     },
 }
@@ -227,6 +264,8 @@ def _entry(codec: _ListCodec, index: int, entry: Any) -> BaseModel:
         raise GnmiJsonError(f"{where}: missing mandatory node {exc.args[0]!r}") from exc
     except ValidationError as exc:
         raise GnmiJsonError(f"{where}: {_first_error(exc)}") from exc
+    except GnmiJsonError as exc:
+        raise GnmiJsonError(f"{where}/{exc}") from exc
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -260,13 +299,42 @@ def edits_between(current: DeviceConfigTree, desired: DeviceConfigTree) -> tuple
                 leaf_path = (*path, (leaf, ()))
                 if was == wanted:
                     continue
-                if wanted is None or wanted == []:
+                nested_keys = _NESTED.get((codec.name, leaf))
+                if nested_keys is not None:
+                    edits = _nested_edits(path, leaf, nested_keys, was or [], wanted or [])
+                    for edit in edits:
+                        {"delete": deletes, "replace": replaces}[edit.op].append(edit)
+                elif wanted is None or wanted == []:
                     deletes.append(Edit("delete", leaf_path))
                 elif isinstance(wanted, list):
                     replaces.append(Edit("replace", leaf_path, wanted))
                 else:
                     updates.append(Edit("update", leaf_path, wanted))
     return (*deletes, *replaces, *updates)
+
+
+# Lists inside a list's entries, by (list, nested list): their key leaves. Their entries
+# are edited one by one, like the top-level lists' entries.
+_NESTED: dict[tuple[str, str], tuple[str, ...]] = {("vrf", "static-route"): ("prefix",)}
+
+
+def _nested_edits(
+    path: GnmiPath,
+    name: str,
+    keys: tuple[str, ...],
+    old: list[JsonEntry],
+    new: list[JsonEntry],
+) -> list[Edit]:
+    """Entries of a nested list that went (delete) or are new or changed (replace)."""
+    before = {tuple((k, e[k]) for k in keys): e for e in old}
+    after = {tuple((k, e[k]) for k in keys): e for e in new}
+    edits = []
+    for key in sorted(before.keys() - after.keys()):
+        edits.append(Edit("delete", (*path, *entry_path(name, key))))
+    for key in sorted(after):
+        if before.get(key) != after[key]:
+            edits.append(Edit("replace", (*path, *entry_path(name, key)), after[key]))
+    return edits
 
 
 def render_edits(edits: Sequence[Edit]) -> str:

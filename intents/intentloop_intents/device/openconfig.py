@@ -5,11 +5,16 @@ The tree maps onto published OpenConfig modules (RFC 7951 JSON, module-qualified
   each sub-interface as `subinterfaces/subinterface[index=<vlan>]`, its VLAN matched through
   `openconfig-vlan` (`vlan/match/single-tagged/config/vlan-id`). A parent port intentloop
   does not manage itself is rendered with `config/{name,type}` only, so it parses back to
-  no `Interface` item (a managed one always carries `enabled`).
+  no `Interface` item (a managed one always carries `enabled`). A routed sub-interface's
+  address is `openconfig-if-ip`'s `ipv4/addresses/address[ip]/config/{ip,prefix-length}`.
 - `openconfig-network-instance`: one `L3VRF` instance per `Vrf` holding the sub-interfaces
-  in it; one L2 instance per `Vlan` (`L2P2P` when it joins exactly two sub-interfaces, else
-  `L2VSI`) holding the sub-interfaces of that VLAN outside any VRF, with the VLAN itself in
-  the instance's `vlans` list (id and name: what parsing reads back). L2 instances are
+  in it and, when it has static routes, the `openconfig-local-routing` protocol
+  `protocols/protocol[identifier=openconfig-policy-types:STATIC][name=STATIC]` with one
+  `static-routes/static[prefix]` per route, its next hop `next-hops/next-hop[index=0]`
+  (`config/{index,next-hop}`); one L2 instance per `Vlan` (`L2P2P` when it joins
+  exactly two sub-interfaces, else `L2VSI`) holding the sub-interfaces of that VLAN
+  outside any VRF, with the VLAN itself in the instance's `vlans` list (id and name:
+  what parsing reads back). L2 instances are
   named after the VLAN's name when that is unique, else `vlan-<id>`. Sub-interfaces naming
   an `l2_instance` (each port with its own tag) form the instance of that name instead,
   from exactly those members and with no `vlans` list.
@@ -33,6 +38,7 @@ from typing import Any
 from intentloop_intents.device.model import (
     DeviceConfigTree,
     SubInterface,
+    Vrf,
 )
 
 IF = "openconfig-interfaces:interfaces"
@@ -42,6 +48,10 @@ RP = "openconfig-routing-policy:routing-policy"
 TOP_LEVEL = (IF, NI, QOS, RP)
 ETHERNET = "iana-if-type:ethernetCsmacd"
 VLAN_AUG = "openconfig-vlan:vlan"
+IPV4_AUG = "openconfig-if-ip:ipv4"
+STATIC = "openconfig-policy-types:STATIC"
+STATIC_NAME = "STATIC"  # the name of the one static-routing protocol instance per VRF
+NEXT_HOP_INDEX = "0"  # each route has one next hop
 BGP_SETS = "openconfig-bgp-policy:bgp-defined-sets"
 _NI_TYPE = "openconfig-network-instance-types:"
 _L3VRF, _L2P2P, _L2VSI = (f"{_NI_TYPE}{t}" for t in ("L3VRF", "L2P2P", "L2VSI"))
@@ -87,11 +97,16 @@ def _interfaces(t: DeviceConfigTree) -> Json:
 
 
 def _subinterface(sub: SubInterface) -> Json:
-    return {
+    entry: Json = {
         "index": sub.vlan_id,
         "config": {"index": sub.vlan_id, "description": sub.description},
         VLAN_AUG: {"match": {"single-tagged": {"config": {"vlan-id": sub.vlan_id}}}},
     }
+    if sub.ipv4 is not None:
+        ip, _, length = sub.ipv4.partition("/")
+        address = {"ip": ip, "config": {"ip": ip, "prefix-length": int(length)}}
+        entry[IPV4_AUG] = {"addresses": {"address": [address]}}
+    return entry
 
 
 def _member(sub: SubInterface) -> Json:
@@ -107,8 +122,26 @@ def _vrf_instances(t: DeviceConfigTree) -> list[Json]:
         members = [_member(s) for s in t.subinterfaces if s.vrf == vrf.name]
         if members:
             entry["interfaces"] = {"interface": members}
+        if vrf.static_routes:
+            entry["protocols"] = {"protocol": [_static_protocol(vrf)]}
         out.append(entry)
     return out
+
+
+def _static_protocol(vrf: Vrf) -> Json:
+    """The VRF's static routes as its `openconfig-local-routing` STATIC protocol."""
+    routes = []
+    for route in vrf.static_routes:
+        hop = {"index": NEXT_HOP_INDEX, "next-hop": route.next_hop}
+        routes.append(
+            {
+                "prefix": route.prefix,
+                "config": {"prefix": route.prefix},
+                "next-hops": {"next-hop": [{"index": NEXT_HOP_INDEX, "config": hop}]},
+            }
+        )
+    config = {"identifier": STATIC, "name": STATIC_NAME}
+    return {**config, "config": config, "static-routes": {"static": routes}}
 
 
 def l2_instance_names(vlans: Iterable[tuple[int, str]], vrfs: Iterable[str]) -> dict[int, str]:

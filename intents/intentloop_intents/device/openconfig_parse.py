@@ -20,6 +20,7 @@ from intentloop_intents.device.openconfig import (
     NI,
     QOS,
     RP,
+    STATIC_NAME,
     OpenConfigError,
     l2_instance_names,
 )
@@ -99,7 +100,17 @@ def _subinterface(parent: str, sub: Json) -> Json:
     if vlan != index:
         raise OpenConfigError(f"{where}: VLAN {vlan} differs from the index {index}")
     description = member(member(sub, "config"), "description") or ""
-    return {"parent": parent, "vlan_id": vlan, "description": description}
+    parsed: Json = {"parent": parent, "vlan_id": vlan, "description": description}
+    addresses = entries(sub, "ipv4", "addresses", "address")
+    if len(addresses) > 1:
+        raise OpenConfigError(f"{where}/ipv4/addresses: more than one address")
+    if addresses:
+        config = member(addresses[0], "config") or {}
+        ip, length = member(config, "ip"), member(config, "prefix-length")
+        if not isinstance(ip, str) or isinstance(length, bool) or not isinstance(length, int):
+            raise OpenConfigError(f"{where}/ipv4/addresses/address: no config/ip, prefix-length")
+        parsed["ipv4"] = f"{ip}/{length}"
+    return parsed
 
 
 def _instance_type(entry: Json) -> str:
@@ -129,8 +140,33 @@ def _vrfs(node: Any, subs: dict[str, Json]) -> list[Json]:
                 raise OpenConfigError(f"{where}: {sub_id} is already in another VRF")
             subs[sub_id]["vrf"] = name
         description = member(member(entry, "config"), "description") or ""
-        vrfs.append({"name": name, "description": description})
+        vrf: Json = {"name": name, "description": description}
+        routes = _static_routes(entry, where)
+        if routes:
+            vrf["static_routes"] = routes
+        vrfs.append(vrf)
     return vrfs
+
+
+def _static_routes(instance: Json, where: str) -> list[Json]:
+    """The routes of the instance's STATIC protocol named as rendering names it; another
+    static-routing instance is the device's own and left alone."""
+    routes = []
+    for protocol in entries(instance, "protocols", "protocol"):
+        identifier = str(member(protocol, "identifier") or "").rpartition(":")[2]
+        if identifier != "STATIC" or member(protocol, "name") != STATIC_NAME:
+            continue
+        for static in entries(protocol, "static-routes", "static"):
+            prefix = member(static, "prefix")
+            here = f"{where}/protocols/protocol[STATIC]/static-routes/static[prefix={prefix}]"
+            hops = entries(static, "next-hops", "next-hop")
+            if len(hops) != 1:
+                raise OpenConfigError(f"{here}: expected exactly one next-hop")
+            next_hop = member(member(hops[0], "config"), "next-hop")
+            if not isinstance(next_hop, str):
+                raise OpenConfigError(f"{here}: no next-hop address")
+            routes.append({"prefix": prefix, "next_hop": next_hop})
+    return routes
 
 
 def _cross_connects(node: Any, subs: dict[str, Json]) -> None:

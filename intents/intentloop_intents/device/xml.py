@@ -21,6 +21,7 @@ from intentloop_intents.device.model import (
     DeviceConfigTree,
     Interface,
     Policer,
+    StaticRoute,
     SubInterface,
     Vlan,
     Vrf,
@@ -55,6 +56,8 @@ class _List:
     model: type[BaseModel]
     keys: tuple[_Leaf, ...]
     leaves: tuple[_Leaf, ...]
+    # lists inside each entry (a VRF's static routes): no owners of their own
+    nested: tuple[_List, ...] = ()
 
 
 def _name(xml: str = "name") -> _Leaf:
@@ -79,7 +82,20 @@ _LISTS = (
         leaves=(_Leaf("rate-mbps", "rate_mbps", int), _Leaf("burst-kbytes", "burst_kbytes", int)),
     ),
     _List(
-        "vrf", "vrfs", Vrf, keys=(_name(),), leaves=(_name("route-target"), _name("description"))
+        "vrf",
+        "vrfs",
+        Vrf,
+        keys=(_name(),),
+        leaves=(_name("route-target"), _name("description")),
+        nested=(
+            _List(
+                "static-route",
+                "static_routes",
+                StaticRoute,
+                keys=(_name("prefix"),),
+                leaves=(_name("next-hop"),),
+            ),
+        ),
     ),
     _List(
         "subinterface",
@@ -91,6 +107,7 @@ _LISTS = (
             _name("vrf"),
             _name("policer"),
             _Leaf("l2-instance", "l2_instance", str),
+            _name("ipv4"),
         ),
     ),
 )
@@ -134,6 +151,9 @@ def _full_entry(parent: etree._Element, spec: _List, item: BaseModel) -> etree._
         value = getattr(item, leaf.attr)
         if value is not None:
             _leaf(entry, leaf, value)
+    for nested in spec.nested:
+        for child in getattr(item, nested.collection):
+            _full_entry(entry, nested, child)
     for owner in sorted(getattr(item, "owners", ())):
         etree.SubElement(entry, _q(_OWNER)).text = owner
     return entry
@@ -191,6 +211,32 @@ def _changed_entry(
             _leaf(entry, leaf, value)
         else:
             etree.SubElement(entry, _q(leaf.xml)).set(_OPERATION, "remove")
+    for nested in spec.nested:
+        if nested.collection in changed:
+            _changed_nested(
+                entry, nested, getattr(before, nested.collection), getattr(after, nested.collection)
+            )
+
+
+def _changed_nested(
+    entry: etree._Element,
+    spec: _List,
+    before: tuple[BaseModel, ...],
+    after: tuple[BaseModel, ...],
+) -> None:
+    """Entries of a list inside an item: gone ones removed by key, new or changed ones
+    merged whole (their leaves are few; a merge overwrites the changed ones)."""
+
+    def key(item: BaseModel) -> tuple[object, ...]:
+        return tuple(getattr(item, k.attr) for k in spec.keys)
+
+    old = {key(item): item for item in before}
+    new = {key(item): item for item in after}
+    for gone in sorted(old.keys() - new.keys(), key=str):
+        _entry(entry, spec, old[gone]).set(_OPERATION, "remove")
+    for item in after:
+        if old.get(key(item)) != item:
+            _full_entry(entry, spec, item)
 
 
 def subtree_filter() -> etree._Element:
@@ -253,7 +299,12 @@ def _parse_entry(spec: _List, entry: etree._Element) -> BaseModel:
         child = entry.find(_q(leaf.xml))
         if child is not None:
             fields[leaf.attr] = _value(spec, leaf, child.text or "")
-    fields["owners"] = frozenset(o.text or "" for o in entry.findall(_q(_OWNER)))
+    for nested in spec.nested:
+        fields[nested.collection] = tuple(
+            _parse_entry(nested, child) for child in entry.findall(_q(nested.xml))
+        )
+    if "owners" in spec.model.model_fields:
+        fields["owners"] = frozenset(o.text or "" for o in entry.findall(_q(_OWNER)))
     try:
         return spec.model.model_validate(fields)
     except ValidationError as exc:

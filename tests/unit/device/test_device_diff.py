@@ -40,3 +40,24 @@ def test_each_change_names_the_item_by_key_and_the_field_with_old_and_new_values
 def test_changes_are_data_for_the_operator_not_only_text() -> None:
     [change] = diff_trees(BEFORE, BEFORE.model_copy(update={"vlans": (Vlan(vlan_id=100),)}))
     assert change == Change(kind=ChangeKind.REMOVED, collection="vlans", key="7")
+
+
+def test_a_changed_address_or_route_set_is_a_field_change_people_can_read() -> None:
+    from intentloop_intents.drift import Deviation, deviations
+    from tests.unit.device.l3_trees import L3, with_address, with_routes
+
+    desired = with_address(with_routes(L3, ("10.2.2.0/24", "169.254.0.3")), "eth2.7", None)
+    assert render_changes(diff_trees(L3, desired)).splitlines() == [
+        "~ vrfs[vpn-a].static_routes: [10.2.2.0/24 via 169.254.0.1, 10.3.3.0/24 via "
+        "169.254.0.1] -> [10.2.2.0/24 via 169.254.0.3]",
+        "~ subinterfaces[eth2.7].ipv4: '169.254.0.0/31' -> (unset)",
+    ]
+    assert deviations(intended=L3, running=desired) == [
+        Deviation(
+            "vrf[vpn-a]/static-route",
+            "[10.2.2.0/24 via 169.254.0.1, 10.3.3.0/24 via 169.254.0.1]",
+            "[10.2.2.0/24 via 169.254.0.3]",
+        ),
+        Deviation("subinterface[eth2.7]/ipv4", "169.254.0.0/31", "(unset)"),
+    ]
+    assert deviations(intended=L3, running=with_routes(L3))[0].actual == "[]"

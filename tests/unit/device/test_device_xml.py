@@ -9,6 +9,8 @@ from lxml import etree
 
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vlan, Vrf
 from intentloop_intents.device import xml as device_xml
+from intentloop_intents.device.model import StaticRoute
+from tests.unit.device.l3_trees import L3, with_address, with_routes
 
 NC = device_xml.NC_NS
 OP = f"{{{NC}}}operation"
@@ -70,12 +72,18 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
         for p in ("p1", "p2")
         if rng.random() < 0.5
     )
-    vrfs = tuple(Vrf(name=v, owners=owners()) for v in ("v1", "v2") if rng.random() < 0.5)
+    routes = [StaticRoute(prefix=f"10.{n}.0.0/16", next_hop="169.254.0.1") for n in range(4)]
+    vrfs = tuple(
+        Vrf(name=v, owners=owners(), static_routes=tuple(rng.sample(routes, rng.randint(0, 3))))
+        for v in ("v1", "v2")
+        if rng.random() < 0.5
+    )
     subs = tuple(
         SubInterface(
             parent="eth1",
             vlan_id=v,
             vrf=vrf,
+            ipv4=rng.choice([None, f"10.{v}.0.1/24", "169.254.0.1/31"]) if vrf else None,
             policer=rng.choice([None, *[x.name for x in policers]]),
             l2_instance=None if vrf else rng.choice([None, "svc-t.a"]),
             owners=owners(),
@@ -230,3 +238,81 @@ def test_an_edit_is_much_smaller_than_the_whole_tree() -> None:
     edit = device_xml.minimal_edit(big, one)
     assert edit is not None
     assert len(wire(edit)) * 100 < len(wire(device_xml.render_config(big)))
+
+
+# --- routed sub-interfaces and static routes (L3VPN) ----------------------------------------
+def test_an_l3_tree_round_trips_with_addresses_and_static_routes() -> None:
+    raw = wire(device_xml.render_config(L3))
+    assert b"<ipv4>10.1.1.1/24</ipv4>" in raw and b"<ipv4>169.254.0.0/31</ipv4>" in raw
+    assert (
+        b"<static-route><prefix>10.2.2.0/24</prefix><next-hop>169.254.0.1</next-hop>"
+        b"</static-route><static-route><prefix>10.3.3.0/24</prefix>" in raw
+    )
+    parsed = device_xml.parse_config(raw)
+    assert parsed == L3.canonical()
+    assert parsed.vrfs[0].static_routes == L3.vrfs[0].static_routes
+    assert device_xml.minimal_edit(parsed, L3) is None
+
+
+def test_a_changed_route_set_is_edited_route_by_route() -> None:
+    desired = with_routes(L3, ("10.2.2.0/24", "169.254.0.3"), ("10.4.0.0/16", "169.254.0.1"))
+    edit = device_xml.minimal_edit(L3, desired)
+    assert edit is not None
+    (vrf,) = _entries(edit)
+    assert vrf.get(OP) is None and vrf.findtext(f"{{{device_xml.NS}}}name") == "vpn-a"
+    routes = [
+        (
+            r.get(OP),
+            r.findtext(f"{{{device_xml.NS}}}prefix"),
+            r.findtext(f"{{{device_xml.NS}}}next-hop"),
+        )
+        for r in vrf.findall(f"{{{device_xml.NS}}}static-route")
+    ]
+    assert routes == [
+        ("remove", "10.3.3.0/24", None),
+        (None, "10.2.2.0/24", "169.254.0.3"),
+        (None, "10.4.0.0/16", "169.254.0.1"),
+    ]
+    assert len(vrf) == 4  # the key and the three routes: nothing else of the VRF is sent
+
+
+def test_a_changed_or_removed_address_is_one_leaf() -> None:
+    moved = with_address(L3, "eth1.100", "10.1.1.254/24")
+    edit = device_xml.minimal_edit(L3, moved)
+    assert edit is not None
+    (sub,) = _entries(edit)
+    assert _leaf_names(sub) == ["parent", "vlan-id", "ipv4"]
+    assert sub.findtext(f"{{{device_xml.NS}}}ipv4") == "10.1.1.254/24"
+    edit = device_xml.minimal_edit(L3, with_address(L3, "eth1.100", None))
+    assert edit is not None
+    (sub,) = _entries(edit)
+    assert sub.find(f"{{{device_xml.NS}}}ipv4").get(OP) == "remove"
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (
+            "<vrf><name>v</name><static-route><prefix>10.2.2.1/24</prefix>"
+            "<next-hop>1.1.1.1</next-hop></static-route></vrf>",
+            "static-route",
+        ),
+        (
+            "<vrf><name>v</name><static-route><prefix>10.2.2.0/24</prefix></static-route></vrf>",
+            "(?s)static-route.*nextHop",
+        ),
+        (
+            "<vrf><name>v</name></vrf><subinterface><parent>e</parent><vlan-id>1</vlan-id>"
+            "<vrf>v</vrf><ipv4>10.1.1.1</ipv4></subinterface>",
+            "ipv4",
+        ),
+        (
+            "<subinterface><parent>e</parent><vlan-id>1</vlan-id><ipv4>10.1.1.1/24</ipv4>"
+            "</subinterface>",
+            "only in a VRF",
+        ),
+    ],
+)
+def test_routes_and_addresses_the_model_cannot_hold_are_refused(body: str, complaint: str) -> None:
+    with pytest.raises(device_xml.DeviceXmlError, match=complaint):
+        device_xml.parse_config(f'<device xmlns="{device_xml.NS}">{body}</device>')

@@ -23,6 +23,7 @@ from intentloop_intents.device.gnmi_json import (
     tree_from_json,
     tree_to_json,
 )
+from tests.unit.device.l3_trees import L3, with_address, with_routes
 
 HOSTILE = [
     'quote " and \\ backslash',
@@ -166,3 +167,68 @@ def test_the_native_diff_is_one_line_per_edit_even_with_a_hostile_description() 
 def test_key_values_are_escaped_in_path_strings() -> None:
     path = (("vrf", (("name", "a]b\\c"),)),)
     assert path_to_string(path) == "/intentloop-device:device/vrf[name=a\\]b\\\\c]"
+
+
+# --- routed sub-interfaces and static routes (L3VPN) ----------------------------------------
+def test_an_l3_tree_round_trips_as_rfc7951_json() -> None:
+    body = json.loads(json.dumps(tree_to_json(L3)))
+    vrf = body["vrf"][0]
+    assert vrf["static-route"] == [
+        {"prefix": "10.2.2.0/24", "next-hop": "169.254.0.1"},
+        {"prefix": "10.3.3.0/24", "next-hop": "169.254.0.1"},
+    ]
+    assert [s["ipv4"] for s in body["subinterface"]] == ["10.1.1.1/24", "169.254.0.0/31"]
+    assert tree_from_json(body) == L3.canonical()
+    assert tree_from_json({"intentloop-device:device": body}) == L3.canonical()
+    # a VRF without routes and an unaddressed sub-interface carry neither member
+    plain = tree_to_json(with_address(with_routes(L3), "eth1.100", None))
+    assert "static-route" not in plain["vrf"][0] and "ipv4" not in plain["subinterface"][0]
+
+
+def test_a_changed_route_set_is_edited_entry_by_entry() -> None:
+    desired = with_routes(L3, ("10.2.2.0/24", "169.254.0.3"), ("10.4.0.0/16", "169.254.0.1"))
+    vrf = "/intentloop-device:device/vrf[name=vpn-a]"
+    assert render_edits(edits_between(L3, desired)).splitlines() == [
+        f"delete {vrf}/static-route[prefix=10.3.3.0/24]",
+        f'replace {vrf}/static-route[prefix=10.2.2.0/24]: {{"prefix": "10.2.2.0/24", '
+        '"next-hop": "169.254.0.3"}',
+        f'replace {vrf}/static-route[prefix=10.4.0.0/16]: {{"prefix": "10.4.0.0/16", '
+        '"next-hop": "169.254.0.1"}',
+    ]
+    assert [e.op for e in edits_between(L3, with_routes(L3))] == ["delete", "delete"]
+    assert edits_between(desired, desired) == ()
+
+
+def test_a_changed_address_is_one_leaf_update_and_a_removed_one_a_delete() -> None:
+    sub = "/intentloop-device:device/subinterface[parent=eth1][vlan-id=100]"
+    moved = with_address(L3, "eth1.100", "10.1.1.254/24")
+    assert render_edits(edits_between(L3, moved)) == f'update {sub}/ipv4: "10.1.1.254/24"'
+    gone = with_address(L3, "eth1.100", None)
+    assert render_edits(edits_between(L3, gone)) == f"delete {sub}/ipv4"
+
+
+@pytest.mark.parametrize(
+    ("vrf", "message"),
+    [
+        ({"static-route": {"prefix": "10.2.2.0/24"}}, r"vrf\[0\]/static-route: expected a JSON"),
+        ({"static-route": [{"next-hop": "1.1.1.1"}]}, r"static-route\[0\]: missing key 'prefix'"),
+        ({"static-route": [{"prefix": "10.2.2.0/24"}]}, "missing mandatory node 'next-hop'"),
+        (
+            {"static-route": [{"prefix": "10.2.2.0/24", "next-hop": "1.1.1.1", "metric": 5}]},
+            "unknown node 'metric'",
+        ),
+        (
+            {"static-route": [{"prefix": "10.2.2.9/24", "next-hop": "1.1.1.1"}]},
+            r"static-route\[0\]: prefix",
+        ),
+        (
+            {"static-route": [{"prefix": "10.2.2.0/24", "next-hop": "1.1.1.1"}] * 2},
+            "duplicate key '10.2.2.0/24'",
+        ),
+    ],
+)
+def test_routes_the_model_cannot_hold_are_refused_with_their_location(
+    vrf: dict[str, object], message: str
+) -> None:
+    with pytest.raises(GnmiJsonError, match=message):
+        tree_from_json({"vrf": [{"name": "v", **vrf}]})

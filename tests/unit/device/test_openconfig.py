@@ -20,8 +20,10 @@ from intentloop_intents.device import (
     Vrf,
 )
 from intentloop_intents.device import openconfig as oc
+from intentloop_intents.device.model import StaticRoute
 from intentloop_intents.device.openconfig_edits import edits_between, normalise, render_edits
 from tests.openconfig_yang import errors, yanglint
+from tests.unit.device.l3_trees import L3, with_address, with_routes
 
 PORTS = ("eth1", "eth2", "eth3", "ge-0/0/1")
 VLAN_NAMES = ("svc-a", "svc-b", "svc-a", "", "DEFAULT", "blue", 'quote"and\\back')
@@ -40,8 +42,14 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
         for name in PORTS
         if rng.random() < 0.6
     )
+    routes = [StaticRoute(prefix=f"10.{n}.0.0/16", next_hop=f"169.254.0.{n}") for n in range(4)]
     vrfs = tuple(
-        Vrf(name=name, route_target=rng.choice(("", "65000:1", "64512:4000")), owners=owner)
+        Vrf(
+            name=name,
+            route_target=rng.choice(("", "65000:1", "64512:4000")),
+            static_routes=tuple(rng.sample(routes, rng.choice((0, 0, 1, 3)))),
+            owners=owner,
+        )
         for name in ("blue", "red")
         if rng.random() < 0.4
     )
@@ -61,6 +69,9 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
                 vlan_id=vlan,
                 description=rng.choice(("", "intentloop svc (edge)")),
                 vrf=vrf,
+                ipv4=rng.choice((None, f"10.{vlan % 256}.0.1/24", "169.254.0.1/31"))
+                if vrf
+                else None,
                 policer=rng.choice([None, *(p.name for p in policers)]),
                 l2_instance=None if vrf else rng.choice((None, None, "xc-a", "xc-b")),
                 owners=owner,
@@ -98,6 +109,8 @@ def test_parse_of_render_is_the_tree_without_owners(tree: DeviceConfigTree) -> N
 def test_the_generated_trees_cover_every_part_of_the_mapping() -> None:
     """Guard against a generator that stopped producing what the round trip must cover."""
     assert sum(bool(t.vrfs and t.subinterfaces) for t in TREES) > 30
+    assert sum(any(v.static_routes for v in t.vrfs) for t in TREES[:60]) > 5
+    assert sum(any(s.ipv4 for s in t.subinterfaces) for t in TREES[:60]) > 5
     assert sum(any(s.policer for s in t.subinterfaces) for t in TREES) > 30
     assert sum(len({v.name for v in t.vlans}) < len(t.vlans) for t in TREES) > 5
     assert sum(len({s.l2_instance for s in t.subinterfaces} - {None}) == 2 for t in TREES) > 10
@@ -238,3 +251,106 @@ def _without_empty(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_empty(v) for v in node]
     return node
+
+
+# --- routed sub-interfaces and static routes (L3VPN) ----------------------------------------
+STATIC_PROTOCOL = "protocol[identifier=openconfig-policy-types:STATIC][name=STATIC]"
+
+
+def test_an_l3_tree_round_trips_and_is_valid_openconfig(tmp_path: Path) -> None:
+    doc = oc.render(L3)
+    assert oc.parse(doc) == L3.without_owners()
+    assert oc.parse(copy.deepcopy(doc)).vrfs[0].static_routes == L3.vrfs[0].static_routes
+    done = yanglint([doc], tmp_path)
+    assert done.returncode == 0, errors(done)
+
+
+def test_an_address_is_openconfig_if_ip_on_the_subinterface() -> None:
+    doc = oc.render(L3)
+    subs = {
+        (i["name"], s["index"]): s
+        for i in doc[oc.IF]["interface"]
+        for s in i.get("subinterfaces", {}).get("subinterface", [])
+    }
+    assert subs[("eth1", 100)]["openconfig-if-ip:ipv4"] == {
+        "addresses": {
+            "address": [{"ip": "10.1.1.1", "config": {"ip": "10.1.1.1", "prefix-length": 24}}]
+        }
+    }
+    transit = subs[("eth2", 7)]["openconfig-if-ip:ipv4"]["addresses"]["address"][0]
+    assert transit["config"] == {"ip": "169.254.0.0", "prefix-length": 31}
+
+
+def test_static_routes_are_the_vrfs_openconfig_local_routing_static_protocol() -> None:
+    doc = oc.render(L3)
+    (vrf,) = doc[oc.NI]["network-instance"]
+    (protocol,) = vrf["protocols"]["protocol"]
+    assert protocol["identifier"] == "openconfig-policy-types:STATIC"
+    assert protocol["config"] == {"identifier": "openconfig-policy-types:STATIC", "name": "STATIC"}
+    statics = protocol["static-routes"]["static"]
+    assert [s["prefix"] for s in statics] == ["10.2.2.0/24", "10.3.3.0/24"]
+    assert statics[0]["config"] == {"prefix": "10.2.2.0/24"}
+    assert statics[0]["next-hops"]["next-hop"] == [
+        {"index": "0", "config": {"index": "0", "next-hop": "169.254.0.1"}}
+    ]
+    assert "protocols" not in oc.render(with_routes(L3))[oc.NI]["network-instance"][0]
+
+
+def test_route_and_address_changes_are_edits_at_their_own_nodes() -> None:
+    desired = with_address(
+        with_routes(L3, ("10.2.2.0/24", "169.254.0.3"), ("10.4.0.0/16", "169.254.0.1")),
+        "eth1.100",
+        "10.1.1.254/24",
+    )
+    edits = edits_between(oc.render(L3), oc.render(desired))
+    statics = f"/network-instances/network-instance[name=vpn-a]/protocols/{STATIC_PROTOCOL}"
+    statics += "/static-routes/static"
+    sub = "/interfaces/interface[name=eth1]/subinterfaces/subinterface[index=100]/ipv4/addresses"
+    # whole new entries shown by their path only
+    lines = [line.split(": {", 1)[0] for line in render_edits(edits).splitlines()]
+    assert lines == [
+        f"delete {sub}/address[ip=10.1.1.1]",
+        f"delete {statics}[prefix=10.3.3.0/24]",
+        f"replace {sub}/address[ip=10.1.1.254]",
+        f"replace {statics}[prefix=10.4.0.0/16]",
+        f"update {statics}[prefix=10.2.2.0/24]/next-hops/next-hop[index=0]/config/next-hop: "
+        '"169.254.0.3"',
+    ]
+    assert apply(oc.render(L3), edits) == normalise(oc.render(desired))
+
+
+def test_libyang_refuses_a_bad_next_hop_and_a_bad_prefix_length(tmp_path: Path) -> None:
+    doc = copy.deepcopy(oc.render(L3))
+    static = doc[oc.NI]["network-instance"][0]["protocols"]["protocol"][0]["static-routes"]
+    static["static"][0]["next-hops"]["next-hop"][0]["config"]["next-hop"] = "169.254.0.300"
+    done = yanglint([doc], tmp_path)
+    assert done.returncode != 0 and "169.254.0.300" in errors(done)
+    doc = copy.deepcopy(oc.render(L3))
+    sub = doc[oc.IF]["interface"][0]["subinterfaces"]["subinterface"][0]
+    sub["openconfig-if-ip:ipv4"]["addresses"]["address"][0]["config"]["prefix-length"] = 33
+    done = yanglint([doc], tmp_path)
+    assert done.returncode != 0 and "prefix-length" in errors(done)
+
+
+def test_routes_and_addresses_the_model_cannot_hold_are_refused_naming_the_node() -> None:
+    doc = copy.deepcopy(oc.render(L3))
+    static = doc[oc.NI]["network-instance"][0]["protocols"]["protocol"][0]["static-routes"]
+    hops = static["static"][1]["next-hops"]["next-hop"]
+    hops.append({"index": "1", "config": {"index": "1", "next-hop": "169.254.0.5"}})
+    with pytest.raises(oc.OpenConfigError, match=r"static\[prefix=10.3.3.0/24\]: .*one next-hop"):
+        oc.parse(doc)
+    doc = copy.deepcopy(oc.render(L3))
+    sub = doc[oc.IF]["interface"][0]["subinterfaces"]["subinterface"][0]
+    addresses = sub["openconfig-if-ip:ipv4"]["addresses"]["address"]
+    addresses.append({"ip": "10.9.9.9", "config": {"ip": "10.9.9.9", "prefix-length": 24}})
+    with pytest.raises(oc.OpenConfigError, match=r"subinterface\[index=100\]/ipv4"):
+        oc.parse(doc)
+
+
+def test_a_static_protocol_intentloop_did_not_write_is_left_alone() -> None:
+    doc = copy.deepcopy(oc.render(L3))
+    protocols = doc[oc.NI]["network-instance"][0]["protocols"]["protocol"]
+    own = copy.deepcopy(protocols[0])
+    own["name"] = own["config"]["name"] = "DEFAULT"
+    protocols.append(own)
+    assert oc.parse(doc) == L3.without_owners()
