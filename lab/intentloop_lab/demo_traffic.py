@@ -18,7 +18,7 @@ from typing import Any
 from intentloop_lab import traffic
 from intentloop_lab.labstate import LabState
 from intentloop_lab.traffic import Endpoint, TrafficError
-from intentloop_lab.traffic_cli import service_attachments
+from intentloop_lab.traffic_cli import attach_service
 from intentloop_lab.traffic_gap import GapResult, GapStream
 from intentloop_lab.traffic_iperf import rate
 
@@ -48,7 +48,7 @@ def show(state: LabState, services: list[dict[str, Any]]) -> None:
     for service in services:
         ends = " <-> ".join(f"{e['device']}/{e['interface']}" for e in service["spec"]["endpoints"])
         try:
-            with traffic.attach(*service_attachments(state, service)) as (ea, eb):
+            with attach_service(state, service) as (ea, eb):
                 reach = traffic.ping(ea, eb.ip, count=3, interval=0.1, timeout=0.5)
                 offered = min(RATE_MBPS, float(service["spec"]["bandwidthMbps"]))
                 line = f"ping {reach.received}/{reach.sent}"
@@ -76,9 +76,7 @@ class FailureWatch:
     def __enter__(self) -> FailureWatch:
         for service in self.services:
             try:
-                ea, eb = self._stack.enter_context(
-                    traffic.attach(*service_attachments(self.state, service))
-                )
+                ea, eb = self._stack.enter_context(attach_service(self.state, service))
                 stream = GapStream(ea, eb, pps=1000, max_seconds=120)
                 stream.start()
             except (TrafficError, ValueError) as exc:

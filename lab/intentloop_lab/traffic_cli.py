@@ -15,6 +15,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 from intentloop_lab import labstate, traffic
@@ -97,6 +98,7 @@ def _port(text: str, flag: str) -> dict[str, str]:
 
 
 Pair = tuple[Attachment, Attachment, tuple[str, str] | None]
+Ends = tuple[Endpoint, Endpoint]
 
 
 def _pair(args: Args, state: LabState) -> Pair:
@@ -115,10 +117,14 @@ def _pair(args: Args, state: LabState) -> Pair:
         raise TrafficError(str(exc)) from None
 
 
+def attach_service(state: LabState, service: dict[str, Any]) -> AbstractContextManager[Ends]:
+    """A NetworkService's first two sites configured for traffic (routed for an l3vpn)."""
+    return attached(*service_attachments(state, service), service_gateways(service))
+
+
 @contextlib.contextmanager
-def _attached(
-    a: Attachment, b: Attachment, gateways: tuple[str, str] | None
-) -> Iterator[tuple[Endpoint, Endpoint]]:
+def attached(a: Attachment, b: Attachment, gateways: tuple[str, str] | None) -> Iterator[Ends]:
+    """Two sites on one L2 subnet, or (`gateways`) each in its own subnet, routed."""
     if gateways is None:
         with traffic.attach(a, b) as ends:
             yield ends
@@ -169,7 +175,7 @@ def cmd_traffic(args: Args) -> int:
         a, b, gateways = _pair(args, state)
         if os.geteuid() != 0:
             raise TrafficError("traffic enters the lab's network namespaces: run as root")
-        with _attached(a, b, gateways) as (ea, eb):
+        with attached(a, b, gateways) as (ea, eb):
             ok, line = MEASURES[args.traffic_command](ea, eb, args)
     except (TrafficError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
