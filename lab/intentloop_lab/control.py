@@ -55,7 +55,19 @@ class DeviceAction(_Request):
     router: RouterName
 
 
-AnyRequest = Status | LinkAdmin | LinkLatency | DeviceAction
+class CommitCheck(_Request):
+    """A NETCONF router's relay, before forwarding a `<commit>`: apply the candidate in this
+    file (inside the router's own directory) to the router's kernel, and keep it for
+    `hold_s` while running catches up; a refusal fails the commit. No file: the commit was
+    cancelled, go back to running."""
+
+    op: Literal["commit-check"] = "commit-check"
+    router: RouterName
+    config: str | None = Field(default=None, max_length=4096)
+    hold_s: float = Field(default=0.0, ge=0, le=86_400)
+
+
+AnyRequest = Status | LinkAdmin | LinkLatency | DeviceAction | CommitCheck
 REQUEST: TypeAdapter[AnyRequest] = TypeAdapter(Annotated[AnyRequest, Field(discriminator="op")])
 
 

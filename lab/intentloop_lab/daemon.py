@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class LabDaemon:
         self._busy: set[str] = set()  # routers being stopped or started: leave them alone
         self._stopped: set[str] = set()  # routers a person stopped on purpose
         self._refused: dict[str, DeviceConfigTree] = {}  # configs the kernel would not take
+        # NETCONF commits the kernel took before netconfd made them running: (tree, until)
+        self._trials: dict[str, tuple[DeviceConfigTree, float]] = {}
         self._stop = asyncio.Event()
 
     # --- the whole life -----------------------------------------------------------------
@@ -96,6 +99,7 @@ class LabDaemon:
                 topology=self.topology,
                 workdir=self.state_dir / labstate.ROUTERS_DIR / spec.name,
                 pki=pki,
+                control=self.state_dir / labstate.SOCKET_FILE,
             )
         results = await asyncio.gather(
             *(asyncio.to_thread(r.start) for r in self.routers.values()), return_exceptions=True
@@ -175,11 +179,16 @@ class LabDaemon:
         if router.forwards_in_commit:
             return  # its commits reach the agent themselves; a poll could only race them
         tree = router.running_tree()
+        trial = self._trials.get(router.name)
+        if trial is not None:
+            if tree != trial[0] and time.monotonic() < trial[1]:
+                return  # a checked commit the kernel carries already, not yet in running
+            del self._trials[router.name]
         if self._refused.get(router.name) == tree:
             return  # refused already: wait for the next change rather than retry each tick
         try:
             self.dataplane.agents[router.name].apply(tree)
-        except CommandError as exc:  # a NETCONF commit the kernel refused: best effort
+        except CommandError as exc:  # e.g. a tamper straight into running: keep what ran
             self._refused[router.name] = tree
             log.warning("lab.agent.refused", router=router.name, error=str(exc))
             return
@@ -228,7 +237,28 @@ class LabDaemon:
             return self._link_status(link.name)
         if isinstance(request, control.DeviceAction):
             return await self._device(request.action, request.router)
+        if isinstance(request, control.CommitCheck):
+            return await self._commit_check(request)
         return self.status()
+
+    async def _commit_check(self, request: control.CommitCheck) -> dict[str, Any]:
+        """Apply a NETCONF router's candidate before its commit (see `netconf_relay`)."""
+        router = self.routers.get(request.router)
+        if router is None or router.netconf is None:
+            raise KeyError(f"no NETCONF router {request.router!r}")
+        if request.config is None:
+            self._trials.pop(router.name, None)  # cancelled: the next tick applies running
+            return {"router": router.name, "held": False}
+        path = Path(request.config).resolve()
+        if not path.is_relative_to(router.workdir.resolve()):
+            raise ValueError(f"{request.config}: not in {router.name}'s directory")
+        tree = router.parse_running(await asyncio.to_thread(path.read_bytes))
+        try:
+            await asyncio.to_thread(self.dataplane.agents[router.name].apply, tree)
+        except CommandError as exc:
+            raise RuntimeError(str(exc)) from None
+        self._trials[router.name] = (tree, time.monotonic() + request.hold_s)
+        return {"router": router.name, "held": True}
 
     async def _device(self, action: str, name: str) -> dict[str, Any]:
         router = self.routers.get(name)

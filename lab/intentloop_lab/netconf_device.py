@@ -51,14 +51,17 @@ _STOP_TIMEOUT_S = 5.0
 class NetconfDevice:
     """A NETCONF router on 127.0.0.1:`port`, with switches for the tests' faults."""
 
-    def __init__(self, *, name: str, workdir: Path, port: int) -> None:
+    def __init__(self, *, name: str, workdir: Path, port: int, control: Path | None = None) -> None:
         if not _SAFE_PATH.match(str(workdir.absolute())):
             raise ValueError(f"workdir {workdir} must not contain spaces or quotes (sshd_config)")
         if len(str(workdir.absolute() / "ncxserver.sock")) > _UNIX_PATH_MAX:
             raise ValueError(f"workdir {workdir} is too long for a UNIX socket path inside it")
+        if control is not None and not _SAFE_PATH.match(str(control.absolute())):
+            raise ValueError(f"control socket {control} must not contain spaces or quotes")
         self.name = name
         self.workdir = workdir.absolute()
         self.port = port
+        self.control = None if control is None else control.absolute()
         self.username = pwd.getpwuid(os.geteuid()).pw_name
         self._sshd: subprocess.Popen[bytes] | None = None
         self._netconfd: subprocess.Popen[bytes] | None = None
@@ -103,6 +106,7 @@ class NetconfDevice:
                 str(RELAY),
                 "--flag",
                 str(self._path("reject-next-commit")),
+                *(["--control", str(self.control)] if self.control is not None else []),
                 "--",
                 NETCONF_SUBSYSTEM,
                 f"--ncxserver-sockname={self.port}@{self._path('ncxserver.sock')}",

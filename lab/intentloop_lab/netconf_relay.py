@@ -17,9 +17,19 @@ injects `interface-state` notifications of the `intentloop-device` module: the e
 changed as soon as the file changes, every entry once a second as a sample. Routers without
 that file never get one.
 
-Standard library only at start-up; lxml is loaded when the flag is set or a session
-subscribes, so a session starts fast.
-Run as a script: `python -I netconf_relay.py --flag FILE -- netconf-subsystem ARGS...`.
+A router's commit fails when its data plane refuses the configuration (`--control`, the
+lab daemon's socket): the relay holds the client's `<commit>`, reads the candidate from
+netconfd in the same session (its own `<get-config>`, whose reply the client never sees),
+and asks the daemon to apply it to the router's kernel. Only if the kernel took it is the
+`<commit>` forwarded; otherwise the client gets an `<rpc-error>` with the kernel's reason
+and running stays as it was — as on a router, whose commit is its data plane taking the
+change. Messages the client sends meanwhile wait behind the held commit, in order. A
+daemon that cannot be reached does not block commits (the daemon applies running later).
+
+Standard library only at start-up; lxml is loaded when the flag is set, a session
+subscribes or commits, so a session starts fast.
+Run as a script:
+`python -I netconf_relay.py --flag FILE [--control SOCKET] -- netconf-subsystem ARGS...`.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +58,11 @@ SAMPLE_INTERVAL_S = 1.0
 _CHUNK = re.compile(rb"\n#(?:([1-9][0-9]{0,9})\n|#\n)")
 _CHUNK_HEADER_MAX = 13
 REFUSAL = "commit failed: configuration daemon reported an internal error (lab fault switch)"
+CHECK_FILE = "commit-check.xml"  # the candidate handed to the daemon, beside the flag file
+CHECK_ID = "intentloop-relay-check"
+CONTROL_TIMEOUT_S = 60.0
+PLAIN_HOLD_S = 15.0  # how long the kernel keeps a checked commit before running must show it
+DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 8.4.5.1
 
 
 class Deframer:
@@ -131,16 +147,85 @@ def _parse(payload: bytes) -> Any:
         return None
 
 
-def refusal_for(payload: bytes) -> bytes | None:
-    """The rpc-error reply if `payload` is an `<rpc>` whose operation is `<commit>`."""
-    from lxml import etree
-
+def _operation(payload: bytes, name: str) -> tuple[Any, Any] | None:
+    """(rpc, operation) if `payload` is an `<rpc>` whose operation is `name` (base ns)."""
     rpc = _parse(payload)
     if rpc is None:
         return None
     operation = next(iter(rpc), None)
-    if rpc.tag != f"{{{NC_NS}}}rpc" or operation is None or operation.tag != f"{{{NC_NS}}}commit":
+    if rpc.tag != f"{{{NC_NS}}}rpc" or operation is None or operation.tag != f"{{{NC_NS}}}{name}":
         return None
+    return rpc, operation
+
+
+def refusal_for(payload: bytes) -> bytes | None:
+    """The rpc-error reply if `payload` is an `<rpc>` whose operation is `<commit>`."""
+    found = _operation(payload, "commit")
+    return None if found is None else rpc_error(found[0], REFUSAL)
+
+
+def commit_hold_s(payload: bytes) -> float | None:
+    """For a `<commit>`: how long the kernel should keep it before running shows it (a
+    confirmed commit: until its confirm timeout); None if `payload` is not a commit."""
+    found = _operation(payload, "commit")
+    if found is None:
+        return None
+    commit = found[1]
+    if commit.find(f"{{{NC_NS}}}confirmed") is None:
+        return PLAIN_HOLD_S
+    timeout = commit.findtext(f"{{{NC_NS}}}confirm-timeout")
+    try:
+        seconds = int(timeout) if timeout else DEFAULT_CONFIRM_TIMEOUT_S
+    except ValueError:
+        seconds = DEFAULT_CONFIRM_TIMEOUT_S
+    return float(seconds) + PLAIN_HOLD_S
+
+
+def candidate_request() -> bytes:
+    """The relay's own `<get-config>` of the candidate (its reply goes to the relay)."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rpc xmlns="{NC_NS}" message-id="{CHECK_ID}">'
+        "<get-config><source><candidate/></source></get-config></rpc>"
+    ).encode()
+
+
+def is_check_reply(payload: bytes) -> bool:
+    if CHECK_ID.encode() not in payload:
+        return False
+    reply = _parse(payload)
+    return (
+        reply is not None
+        and reply.tag == f"{{{NC_NS}}}rpc-reply"
+        and reply.get("message-id") == CHECK_ID
+    )
+
+
+def ask_daemon(control: str, request: dict[str, Any]) -> str | None:
+    """One request to the lab daemon: None when it accepted (or cannot be reached: the
+    daemon applies running itself later), else its refusal."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CONTROL_TIMEOUT_S)
+            sock.connect(control)
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        reply = json.loads(answer)
+    except (OSError, ValueError):
+        return None
+    if reply.get("ok"):
+        return None
+    return str(reply.get("error") or "refused")
+
+
+def rpc_error(rpc: Any, message: str) -> bytes:
+    """An `<rpc-reply>` to `rpc` carrying one operation-failed `<rpc-error>`."""
+    from lxml import etree
+
     default_ns: dict[Any, str] = {None: NC_NS}
     reply = etree.Element(f"{{{NC_NS}}}rpc-reply", nsmap=default_ns)
     for name, value in rpc.attrib.items():
@@ -150,7 +235,7 @@ def refusal_for(payload: bytes) -> bytes | None:
         ("error-type", "application"),
         ("error-tag", "operation-failed"),
         ("error-severity", "error"),
-        ("error-message", REFUSAL),
+        ("error-message", message),
     ):
         etree.SubElement(error, f"{{{NC_NS}}}{tag}").text = text
     result: bytes = etree.tostring(reply, xml_declaration=True, encoding="UTF-8")
@@ -331,9 +416,15 @@ def _write_all(fd: int, data: bytes) -> None:
 class Relay:
     """Copies messages between our stdin/stdout (the SSH channel) and the child."""
 
-    def __init__(self, flag: str, child: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, flag: str, child: subprocess.Popen[bytes], control: str | None = None
+    ) -> None:
         assert child.stdin is not None and child.stdout is not None
         self.flag = flag
+        self.control = control
+        self.router = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(flag))))
+        self.held: tuple[bytes, bytes, bool, float] | None = None  # a commit being checked
+        self.waiting: list[tuple[bytes, bytes, bool]] = []  # client messages behind it
         self.to_child = child.stdin.fileno()
         self.from_child = child.stdout.fileno()
         self.from_client = sys.stdin.fileno()
@@ -345,18 +436,61 @@ class Relay:
         self._next_watch = 0.0
 
     def client_data(self, data: bytes) -> None:
-        for raw, payload, chunked in self.upstream.feed(data):
-            self.subscription.request(payload)
-            # Cheap tests first: most messages are not commits, and a stat() costs a syscall.
-            armed = b"commit" in payload and os.path.exists(self.flag)
-            refusal = refusal_for(payload) if armed else None
-            if refusal is not None and _take_flag(self.flag):
-                _write_all(self.to_client, frame(refusal, chunked))
+        for message in self.upstream.feed(data):
+            if self.held is not None:
+                self.waiting.append(message)
             else:
-                _write_all(self.to_child, raw)
+                self._client_message(*message)
+
+    def _client_message(self, raw: bytes, payload: bytes, chunked: bool) -> None:
+        self.subscription.request(payload)
+        # Cheap tests first: most messages are not commits, and a stat() costs a syscall.
+        armed = b"commit" in payload and os.path.exists(self.flag)
+        refusal = refusal_for(payload) if armed else None
+        if refusal is not None and _take_flag(self.flag):
+            _write_all(self.to_client, frame(refusal, chunked))
+            return
+        if self.control is not None and b"commit" in payload and not self.downstream.broken:
+            if b"cancel-commit" in payload and _operation(payload, "cancel-commit"):
+                ask_daemon(self.control, self._check_request(None, 0.0))
+            elif (hold := commit_hold_s(payload)) is not None:
+                self.held = (raw, payload, chunked, hold)
+                _write_all(self.to_child, frame(candidate_request(), chunked))
+                return
+        _write_all(self.to_child, raw)
+
+    def _check_request(self, path: str | None, hold_s: float) -> dict[str, Any]:
+        return {"op": "commit-check", "router": self.router, "config": path, "hold_s": hold_s}
+
+    def _decide(self, reply: bytes) -> None:
+        """The candidate arrived: forward the held commit if the data plane takes it."""
+        assert self.held is not None and self.control is not None
+        raw, payload, chunked, hold_s = self.held
+        self.held = None
+        path = os.path.join(os.path.dirname(self.flag), CHECK_FILE)
+        refused = None
+        if b"rpc-error" not in reply:  # no candidate to check: netconfd answers the commit
+            with open(path, "wb") as out:
+                out.write(reply)
+            refused = ask_daemon(self.control, self._check_request(path, hold_s))
+        found = _operation(payload, "commit")
+        if refused is not None and found is not None:
+            reason = f"commit failed: the data plane refused it: {refused}"
+            _write_all(self.to_client, frame(rpc_error(found[0], reason), chunked))
+        else:
+            _write_all(self.to_child, raw)
+        waiting, self.waiting = self.waiting, []
+        for index, message in enumerate(waiting):
+            if self.held is not None:  # another commit is held: the rest waits again
+                self.waiting.extend(waiting[index:])
+                return
+            self._client_message(*message)
 
     def child_data(self, data: bytes) -> None:
         for raw, payload, chunked in self.downstream.feed(data):
+            if self.held is not None and is_check_reply(payload):
+                self._decide(payload)
+                continue
             _write_all(self.to_client, raw)
             if self.subscription.reply(payload, chunked):
                 self._next_watch = 0.0  # the current state goes out right after the <ok/>
@@ -395,13 +529,18 @@ class Relay:
 
 
 def main(argv: list[str]) -> int:
+    control = None
+    if len(argv) >= 4 and argv[2] == "--control":
+        control, argv = argv[3], argv[:2] + argv[4:]
     if len(argv) < 4 or argv[0] != "--flag" or argv[2] != "--":
-        sys.stderr.write("usage: netconf_relay.py --flag FILE -- COMMAND [ARGS...]\n")
+        sys.stderr.write(
+            "usage: netconf_relay.py --flag FILE [--control SOCKET] -- COMMAND [ARGS...]\n"
+        )
         return 2
     child = subprocess.Popen(argv[3:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))  # reap the child too
     try:
-        Relay(argv[1], child).run()
+        Relay(argv[1], child, control).run()
     except (BrokenPipeError, ConnectionResetError):
         pass
     finally:

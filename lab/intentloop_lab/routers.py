@@ -48,9 +48,18 @@ def free_port() -> int:
 class LabRouter:
     """Starts, stops and faults one router; reads back what it is configured with."""
 
-    def __init__(self, *, router: Router, topology: Topology, workdir: Path, pki: LabPki):
+    def __init__(
+        self,
+        *,
+        router: Router,
+        topology: Topology,
+        workdir: Path,
+        pki: LabPki,
+        control: Path | None = None,
+    ):
         self.spec = router
         self.workdir = workdir
+        self.control = control  # the daemon's socket: NETCONF commits checked by the kernel
         self.interfaces = topology.interfaces_of(router.name)
         self._tls = pki.server(router.name)
         self.netconf: NetconfDevice | None = None
@@ -106,7 +115,9 @@ class LabRouter:
             return
         last: Exception | None = None
         for _ in range(_START_ATTEMPTS):
-            device = NetconfDevice(name=self.name, workdir=self._netconf_dir, port=free_port())
+            device = NetconfDevice(
+                name=self.name, workdir=self._netconf_dir, port=free_port(), control=self.control
+            )
             try:
                 device.start()
             except RuntimeError as exc:  # most likely the port was taken meanwhile
@@ -172,8 +183,9 @@ class LabRouter:
         """Let `agent` forward what this router is configured with.
 
         A gNMI router applies each commit in its Set path (a refused change fails the Set
-        and leaves the running config as it was); a NETCONF router's commits are picked up
-        by `running_tree()` on the daemon's next tick, best effort (netconfd has no hook).
+        and leaves the running config as it was); a NETCONF router's relay has the daemon
+        apply the candidate before it forwards a `<commit>` (a refusal fails the commit),
+        and `running_tree()` is applied on the daemon's next tick (edits that bypass commit).
         """
         self.agent = agent
         if self.gnmi is not None and self.spec.platform == "gnmi":

@@ -18,10 +18,20 @@ from pathlib import Path
 
 import grpc
 import pytest
+from ncclient.operations import RPCError
 
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface
+from intentloop_intents.device import xml as device_xml
 from intentloop_lab import labstate, netplan, sites
-from tests.adapters.test_lab import CONFIG_PATH, Gnmi, bring_up, lab_cli, netconf_apply, wait_for
+from tests.adapters.test_lab import (
+    CONFIG_PATH,
+    Gnmi,
+    bring_up,
+    lab_cli,
+    netconf,
+    netconf_apply,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -342,6 +352,37 @@ def test_a_config_the_kernel_refuses_fails_the_gnmi_set_and_changes_nothing(
     assert "eth9" in (refused.value.details() or "")
     assert b.get(CONFIG_PATH) == before
     assert "core-a.300" not in ip(lab.router("b").netns, "-o", "link")  # rolled back
+
+
+def test_a_config_the_kernel_refuses_fails_the_netconf_commit_and_changes_nothing(
+    lab: labstate.LabState,
+) -> None:
+    """netconfd takes any interface name; the router's kernel has no eth9: the relay has the
+    kernel try the candidate before the commit, and the commit fails with its reason."""
+    a = lab.router("a")
+    good = SubInterface(parent="eth2", vlan_id=301)
+    wanted = DeviceConfigTree(subinterfaces=(good, SubInterface(parent="eth9", vlan_id=301)))
+    running = {"source": "running", "filter": ("subtree", device_xml.subtree_filter())}
+    try:
+        with netconf(a) as session:
+            before = device_xml.parse_config(session.get_config(**running).data_xml)
+            edit = device_xml.minimal_edit(before, wanted)
+            assert edit is not None
+            session.edit_config(target="candidate", config=edit)
+            with pytest.raises(RPCError) as refused:
+                session.commit(confirmed=True, timeout="60")
+            assert "data plane refused it" in str(refused.value), refused.value
+            assert "eth9" in str(refused.value), refused.value
+            session.discard_changes()
+            assert device_xml.parse_config(session.get_config(**running).data_xml) == before
+        links = ip(a.netns, "-o", "link")
+        assert "eth2.301" not in links and "eth9" not in links  # the kernel put back
+        # the same session machinery commits a good config, and the kernel has it at once
+        netconf_apply(a, DeviceConfigTree(subinterfaces=(good,)))
+        assert "eth2.301" in ip(a.netns, "-o", "link")
+    finally:
+        netconf_apply(a, DeviceConfigTree())
+    assert wait_for(lambda: "eth2.301" not in ip(a.netns, "-o", "link"))
 
 
 def test_a_disabled_port_is_down_in_the_kernel(lab: labstate.LabState) -> None:
