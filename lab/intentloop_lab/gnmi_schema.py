@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 LeafKind = Literal["string", "boolean", "uint16", "uint32"]
 _NON_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -35,6 +35,7 @@ class Leaf:
     default: bool | int | str | None = None
     mandatory: bool = False
     leaf_list: bool = False
+    pattern: str | None = None  # YANG pattern (XSD regex, anchored), as Python `re`
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,21 @@ class ListSchema:
     name: str
     keys: tuple[str, ...]
     leaves: Mapping[str, Leaf]
+    # lists inside each entry (a VRF's static routes), by name; stored in the entry as a
+    # JSON array of entries, as RFC 7951 writes them
+    lists: Mapping[str, ListSchema] = field(default_factory=dict)
 
 
 _OWNER = Leaf("string", 1, 253, leaf_list=True)
 _DESCRIPTION = Leaf("string", 0, 240)
 _NAME64 = Leaf("string", 1, 64)
 _VLAN_ID = Leaf("uint16", 1, 4094)
+# The module's ipv4-address / ipv4-address-and-length / ipv4-prefix patterns.
+_OCTET = r"([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])"
+_IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
+_LENGTH = r"/(([0-9])|([1-2][0-9])|(3[0-2]))"
+_IPV4_ADDRESS = Leaf("string", pattern=_IPV4)
+_IPV4_WITH_LENGTH = Leaf("string", pattern=_IPV4 + _LENGTH)
 
 DEVICE_LISTS: Mapping[str, ListSchema] = {
     "interface": ListSchema(
@@ -85,6 +95,16 @@ DEVICE_LISTS: Mapping[str, ListSchema] = {
             "description": _DESCRIPTION,
             "owner": _OWNER,
         },
+        lists={
+            "static-route": ListSchema(
+                "static-route",
+                ("prefix",),
+                {
+                    "prefix": _IPV4_WITH_LENGTH,
+                    "next-hop": Leaf("string", mandatory=True, pattern=_IPV4),
+                },
+            )
+        },
     ),
     "subinterface": ListSchema(
         "subinterface",
@@ -96,13 +116,14 @@ DEVICE_LISTS: Mapping[str, ListSchema] = {
             "vrf": _NAME64,
             "policer": _NAME64,
             "l2-instance": _NAME64,
+            "ipv4": _IPV4_WITH_LENGTH,
             "owner": _OWNER,
         },
     ),
 }
 
 JsonLeafValue = bool | int | str
-JsonEntry = dict[str, JsonLeafValue | list[str]]
+JsonEntry = dict[str, JsonLeafValue | list[Any]]  # list[str] a leaf-list, else a nested list
 
 
 def check_leaf(where: str, leaf: Leaf, value: object) -> JsonLeafValue | list[str]:
@@ -128,6 +149,8 @@ def _check_scalar(where: str, leaf: Leaf, value: object) -> JsonLeafValue:
             raise SchemaError(f"{where}: expected a string, got {_show(value)}")
         if _NON_XML_CHAR.search(value):
             raise SchemaError(f"{where}: the string contains a character YANG does not allow")
+        if leaf.pattern is not None and not re.fullmatch(leaf.pattern, value):
+            raise SchemaError(f"{where}: {_show(value)} does not match the type's pattern")
         if (leaf.low is not None and len(value) < leaf.low) or (
             leaf.high is not None and len(value) > leaf.high
         ):
@@ -170,6 +193,10 @@ def check_entry(where: str, schema: ListSchema, entry: object) -> JsonEntry:
         raise SchemaError(f"{where}: expected a JSON object, got {_show(entry)}")
     checked: JsonEntry = {}
     for member, value in entry.items():
+        nested = schema.lists.get(member)
+        if nested is not None:
+            checked[member] = check_list(f"{where}/{member}", nested, value)
+            continue
         leaf = schema.leaves.get(member)
         if leaf is None:
             raise SchemaError(f"{where}: unknown node {member!r} in {schema.name!r}")
@@ -177,11 +204,35 @@ def check_entry(where: str, schema: ListSchema, entry: object) -> JsonEntry:
     return checked
 
 
+def check_list(where: str, schema: ListSchema, value: object) -> list[JsonEntry]:
+    """A nested list's JSON array: each entry valid and keyed, no key twice."""
+    if not isinstance(value, list):
+        raise SchemaError(f"{where}: a list takes a JSON array, got {_show(value)}")
+    out: list[JsonEntry] = []
+    seen: set[tuple[object, ...]] = set()
+    for index, item in enumerate(value):
+        checked = check_entry(f"{where}[{index}]", schema, item)
+        missing = [k for k in schema.keys if k not in checked]
+        if missing:
+            raise SchemaError(f"{where}[{index}]/{missing[0]}: missing list key")
+        key = tuple(checked[k] for k in schema.keys)
+        if key in seen:
+            raise SchemaError(f"{where}[{index}]: duplicate entry for key {key!r}")
+        seen.add(key)
+        out.append(checked)
+    return out
+
+
 def check_complete(where: str, schema: ListSchema, entry: Mapping[str, object]) -> None:
     """What YANG requires of an entry once a whole edit is applied: keys and mandatory leaves."""
     for name, leaf in schema.leaves.items():
         if (name in schema.keys or leaf.mandatory) and name not in entry:
             raise SchemaError(f"{where}/{name}: missing mandatory node")
+    for name, nested in schema.lists.items():
+        children = entry.get(name)
+        for child in children if isinstance(children, list) else ():
+            keys = "".join(f"[{k}={child.get(k)}]" for k in nested.keys)
+            check_complete(f"{where}/{name}{keys}", nested, child)
 
 
 def _show(value: object) -> str:

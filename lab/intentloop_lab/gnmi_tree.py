@@ -6,6 +6,9 @@ sense once every operation is in) and swaps it in. Paths are relative to the
 `/intentloop-device:device` container and may address the container, a list, a list entry
 or one leaf of an entry; that is every level a controller needs for minimal edits.
 
+A list inside an entry (a VRF's `static-route`) is stored in the entry as its JSON array
+and addressed below the entry: the nested list, one of its entries by key, or one leaf.
+
 Entries store what was written; YANG defaults (`enabled`, `burst-kbytes`) are filled in when
 the tree is read, as a device reporting with-defaults "report-all" does.
 """
@@ -24,6 +27,7 @@ from intentloop_lab.gnmi_schema import (
     check_complete,
     check_entry,
     check_leaf,
+    check_list,
     parse_key,
 )
 
@@ -65,6 +69,8 @@ class ConfigTree:
 
     def read(self, elems: PathElems) -> Any:
         """The JSON value at `elems`; PathError when nothing is there."""
+        if _nested_path(elems):
+            return self._read_nested(elems)
         schema, key, leaf = _locate(elems)
         if schema is None:
             return self.to_json()
@@ -102,6 +108,9 @@ class ConfigTree:
     # --- writing ------------------------------------------------------------------------
     def delete(self, elems: PathElems) -> None:
         """Remove the node at `elems`; deleting what is not there is not an error (gNMI)."""
+        if _nested_path(elems):
+            self._delete_nested(elems)
+            return
         schema, key, leaf = _locate(elems)
         if schema is None:
             for entries in self._lists.values():
@@ -120,6 +129,9 @@ class ConfigTree:
     def write(self, elems: PathElems, value: object, *, replace: bool) -> None:
         """gNMI replace (`replace=True`: the node becomes `value`) or update (merge)."""
         where = _where(elems)
+        if _nested_path(elems):
+            self._write_nested(elems, value, replace=replace)
+            return
         schema, key, leaf = _locate(elems)
         if schema is None:
             self._write_container(where, value, replace=replace)
@@ -184,8 +196,99 @@ class ConfigTree:
     ) -> None:
         entries = self._lists[schema.name]
         base = _key_members(schema, key) if replace else entries.get(key, _key_members(schema, key))
-        base.update(leaves)
+        for name, value in leaves.items():
+            nested = schema.lists.get(name)
+            if nested is not None and not replace and isinstance(value, list):
+                _merge_entries(nested, _children(base, name, create=True), value)  # merge by key
+            else:
+                base[name] = value
+        _drop_empty(schema, base)
         entries[key] = base
+
+    # --- lists inside entries ---------------------------------------------------------------
+    def _nested(
+        self, elems: PathElems, *, create: bool
+    ) -> tuple[ListSchema, JsonEntry | None, str, EntryKey | None, str | None]:
+        """(nested list schema, parent entry, nested list name, nested key, leaf)."""
+        where = _where(elems)
+        schema, key, _ = _locate(elems[:1])
+        name, keys = elems[1]
+        assert schema is not None and key is not None
+        nested = schema.lists[name]
+        entries = self._lists[schema.name]
+        parent = entries.get(key)
+        if parent is None and create:
+            parent = entries[key] = _key_members(schema, key)
+        nested_key = parse_key(where, nested, keys) if keys else None
+        leaf: str | None = None
+        if len(elems) == 3:
+            leaf, leaf_keys = elems[2]
+            if nested_key is None:
+                raise PathError(f"{where}: a leaf needs its list entry's keys")
+            if leaf not in nested.leaves or leaf_keys:
+                raise PathError(f"{where}: no such node in {nested.name!r}")
+        return nested, parent, name, nested_key, leaf
+
+    def _read_nested(self, elems: PathElems) -> Any:
+        nested, parent, name, key, leaf = self._nested(elems, create=False)
+        if parent is None:
+            raise PathError(f"{_where(elems)}: no such entry")
+        children = _children(parent, name)
+        if key is None:
+            return [_render(nested, c) for c in sorted(children, key=_child_order(nested))]
+        child = _find(nested, children, key)
+        if child is None:
+            raise PathError(f"{_where(elems)}: no such entry")
+        rendered = _render(nested, child)
+        if leaf is None:
+            return rendered
+        if leaf not in rendered:
+            raise PathError(f"{_where(elems)}: not set")
+        return rendered[leaf]
+
+    def _delete_nested(self, elems: PathElems) -> None:
+        nested, parent, name, key, leaf = self._nested(elems, create=False)
+        if parent is None:
+            return
+        if key is None:
+            parent.pop(name, None)
+            return
+        children = _children(parent, name)
+        if leaf is None:
+            parent[name] = [c for c in children if _child_key(nested, c) != key]
+        elif leaf in nested.keys:
+            raise SchemaError(f"{_where(elems)}: a list key cannot be deleted")
+        else:
+            child = _find(nested, children, key)
+            if child is not None:
+                child.pop(leaf, None)
+        _drop_empty(_schema_of(elems), parent)
+
+    def _write_nested(self, elems: PathElems, value: object, *, replace: bool) -> None:
+        where = _where(elems)
+        nested, parent, name, key, leaf = self._nested(elems, create=True)
+        assert parent is not None
+        if key is None:
+            checked = check_list(where, nested, value)
+            if replace:
+                parent[name] = checked
+            else:
+                _merge_entries(nested, _children(parent, name, create=True), checked)
+            _drop_empty(_schema_of(elems), parent)
+            return
+        if leaf is None:
+            entry = check_entry(where, nested, value)
+            for k, typed in zip(nested.keys, key, strict=True):
+                if k in entry and entry[k] != typed:
+                    raise SchemaError(f"{where}/{k}: differs from the key in the path")
+            entry = {**_key_members(nested, key), **entry}
+        else:
+            typed_leaf = check_leaf(where, nested.leaves[leaf], value)
+            if leaf in nested.keys and typed_leaf != key[nested.keys.index(leaf)]:
+                raise SchemaError(f"{where}: a list key cannot be changed")
+            entry = {**_key_members(nested, key), leaf: typed_leaf}
+        children = _children(parent, name, create=True)
+        _merge_entries(nested, children, [entry], replace=replace and not leaf)
 
 
 def _locate(elems: PathElems) -> tuple[ListSchema | None, EntryKey | None, str | None]:
@@ -218,7 +321,75 @@ def _render(schema: ListSchema, entry: JsonEntry) -> dict[str, Any]:
             rendered[name] = list(value) if isinstance(value, list) else value
         elif leaf.default is not None:
             rendered[name] = leaf.default
+    for name, nested in schema.lists.items():
+        children = _children(entry, name)
+        if children:
+            ordered = sorted(children, key=_child_order(nested))
+            rendered[name] = [_render(nested, child) for child in ordered]
     return rendered
+
+
+def _schema_of(elems: PathElems) -> ListSchema:
+    """The top-level list a path starts in (known to exist)."""
+    return DEVICE_LISTS[elems[0][0]]
+
+
+def _nested_path(elems: PathElems) -> bool:
+    """A path below an entry into one of its nested lists (`vrf[name=x]/static-route…`)."""
+    if len(elems) < 2 or not elems[0][1]:
+        return False
+    schema = DEVICE_LISTS.get(elems[0][0])
+    if schema is None or elems[1][0] not in schema.lists:
+        return False
+    if len(elems) > 3:
+        raise PathError(f"{_where(elems)}: no such node in intentloop-device")
+    return True
+
+
+def _children(entry: JsonEntry, name: str, *, create: bool = False) -> list[Any]:
+    """The nested list `name` of `entry` (with `create`, put in it empty when absent)."""
+    children = entry.get(name)
+    if isinstance(children, list):
+        return children
+    if not create:
+        return []
+    children = entry[name] = []
+    return children
+
+
+def _drop_empty(schema: ListSchema, entry: JsonEntry) -> None:
+    """A list without entries is not stored (RFC 7951 writes no empty list)."""
+    for name in schema.lists:
+        if name in entry and not entry[name]:
+            del entry[name]
+
+
+def _child_key(schema: ListSchema, child: JsonEntry) -> EntryKey:
+    return tuple(v for v in (child.get(k) for k in schema.keys) if isinstance(v, bool | int | str))
+
+
+def _child_order(schema: ListSchema) -> Any:
+    return lambda child: _order(_child_key(schema, child))
+
+
+def _find(schema: ListSchema, children: list[Any], key: EntryKey) -> JsonEntry | None:
+    return next((c for c in children if _child_key(schema, c) == key), None)
+
+
+def _merge_entries(
+    schema: ListSchema, children: list[Any], entries: list[JsonEntry], *, replace: bool = False
+) -> None:
+    """gNMI update of nested entries: each merges into the entry of its key (or is added);
+    with `replace` it takes that entry's place whole."""
+    for entry in entries:
+        current = _find(schema, children, _child_key(schema, entry))
+        if current is None:
+            children.append(dict(entry))
+        elif replace:
+            current.clear()
+            current.update(entry)
+        else:
+            current.update(entry)
 
 
 def _key_of(schema: ListSchema, entry: JsonEntry) -> EntryKey:
