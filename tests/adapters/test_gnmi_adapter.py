@@ -27,6 +27,7 @@ from intentloop_adapters.protocol import TelemetryUpdate
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vlan
 from intentloop_lab.pki import LabPki
 from tests.adapters.gnmi_fixtures import GnmiLabHandle, start_target
+from tests.unit.device.l3_trees import L3, with_routes
 
 pytestmark = pytest.mark.lab
 
@@ -429,3 +430,71 @@ def test_a_stock_pygnmi_client_reads_and_writes_the_lab_target(
         state = c.get(path=[OPER])
         assert state["notification"][0]["update"][0]["val"] == "UP"
     assert gnmi_lab_device.target.config_tree() == {"vlan": [{"vlan-id": 9, "name": "v"}]}
+
+
+# --- routed sub-interfaces and static routes ----------------------------------------------
+async def test_static_routes_are_set_and_removed_one_entry_at_a_time(
+    adapter: GnmiAdapter, stub: gnmi_pb2_grpc.gNMIStub
+) -> None:
+    await apply(adapter, L3)
+    desired = with_routes(L3, ("10.2.2.0/24", "169.254.0.3"), ("10.4.0.0/16", "169.254.0.1"))
+    diff = await apply(adapter, desired)
+    vrf = "/intentloop-device:device/vrf[name=vpn-a]"
+    assert [line.split(": ")[0] for line in diff.splitlines()] == [
+        f"delete {vrf}/static-route[prefix=10.3.3.0/24]",
+        f"replace {vrf}/static-route[prefix=10.2.2.0/24]",
+        f"replace {vrf}/static-route[prefix=10.4.0.0/16]",
+    ]
+    assert await adapter.get_config() == desired.canonical()
+    # a stock client addresses one route's leaf, and reads the route back
+    stub.Set(
+        gnmi_pb2.SetRequest(
+            update=[
+                config_update(
+                    "vrf[name=vpn-a]/static-route[prefix=10.4.0.0/16]/next-hop", "169.254.0.9"
+                )
+            ]
+        ),
+        timeout=5,
+    )
+    path = gnmi_codec.parse_path(
+        "/intentloop-device:device/vrf[name=vpn-a]/static-route[prefix=10.4.0.0/16]"
+    )
+    reply = stub.Get(gnmi_pb2.GetRequest(path=[path], encoding=gnmi_pb2.JSON_IETF), timeout=5)
+    value = json.loads(reply.notification[0].update[0].val.json_ietf_val)
+    assert value == {"prefix": "10.4.0.0/16", "next-hop": "169.254.0.9"}
+    assert await adapter.native_diff(desired) == (
+        f"replace {vrf}/static-route[prefix=10.4.0.0/16]: "
+        '{"prefix": "10.4.0.0/16", "next-hop": "169.254.0.1"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "node"),
+    [
+        ("subinterface[parent=eth1][vlan-id=100]/ipv4", "10.1.1.1", "ipv4"),
+        ("subinterface[parent=eth1][vlan-id=100]/ipv4", "10.1.1.1/33", "ipv4"),
+        ("vrf[name=vpn-a]/static-route[prefix=10.5.0.0/16]", {"prefix": "10.5.0.0/16"}, "next-hop"),
+        (
+            "vrf[name=vpn-a]/static-route[prefix=10.5.0.0/16]",
+            {"prefix": "10.5.0.0/16", "next-hop": "169.254.0.300"},
+            "next-hop",
+        ),
+        ("vrf[name=vpn-a]/static-route[prefix=10.5.0.0]/next-hop", "169.254.0.1", "prefix"),
+        (
+            "vrf[name=vpn-a]/static-route",
+            [{"prefix": "10.5.0.0/16", "next-hop": "1.1.1.1"}] * 2,
+            "duplicate",
+        ),
+    ],
+)
+async def test_the_target_refuses_addresses_and_routes_netconfd_refuses(
+    adapter: GnmiAdapter, stub: gnmi_pb2_grpc.gNMIStub, path: str, value: object, node: str
+) -> None:
+    """The module's patterns and the route's mandatory next hop, as netconfd applies them."""
+    await apply(adapter, L3)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Set(gnmi_pb2.SetRequest(update=[config_update(path, value)]), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert node in (refused.value.details() or "")
+    assert await adapter.get_config() == L3.canonical()

@@ -22,6 +22,7 @@ from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubI
 from tests.adapters.gnmi_fixtures import GnmiLabHandle
 from tests.adapters.netconf_fixtures import NetconfLabHandle
 from tests.openconfig_yang import errors, yanglint
+from tests.unit.device.l3_trees import L3, with_address, with_routes
 
 pytestmark = pytest.mark.lab
 OWNER = frozenset({"tenant-a/svc"})
@@ -223,3 +224,56 @@ def test_the_lab_validator_reports_the_offending_node_for_a_whole_document(
     assert validator.check(good) is None
     message = validator.check(bad) or ""
     assert "mtu" in message and "70000" in message
+
+
+async def test_an_l3vpn_site_is_stored_as_if_ip_and_local_routing_valid_for_ygot_and_libyang(
+    adapter: GnmiAdapter, openconfig_lab_device: GnmiLabHandle, tmp_path: Path
+) -> None:
+    await commit(adapter, L3)  # the lab router validated the Set with ygot
+    stored = openconfig_lab_device.target.running_document()
+    done = yanglint([stored], tmp_path)
+    assert done.returncode == 0, errors(done)
+    (vrf,) = stored["openconfig-network-instance:network-instances"]["network-instance"]
+    (protocol,) = vrf["protocols"]["protocol"]
+    assert protocol["config"]["identifier"] == "openconfig-policy-types:STATIC"
+    statics = protocol["static-routes"]["static"]
+    assert [
+        (s["prefix"], s["next-hops"]["next-hop"][0]["config"]["next-hop"]) for s in statics
+    ] == [
+        ("10.2.2.0/24", "169.254.0.1"),
+        ("10.3.3.0/24", "169.254.0.1"),
+    ]
+    assert await adapter.get_config() == L3.without_owners()
+    # a changed next hop, a new route and a moved address: each its own node, still valid
+    desired = with_address(
+        with_routes(L3, ("10.2.2.0/24", "169.254.0.3"), ("10.4.0.0/16", "169.254.0.1")),
+        "eth1.100",
+        "10.1.1.254/24",
+    )
+    await commit(adapter, desired)
+    assert await adapter.get_config() == desired.without_owners()
+    assert await adapter.native_diff(desired) == ""
+    done = yanglint([openconfig_lab_device.target.running_document()], tmp_path)
+    assert done.returncode == 0, errors(done)
+
+
+async def test_the_validator_refuses_a_next_hop_that_is_no_address(
+    openconfig_lab_device: GnmiLabHandle,
+) -> None:
+    path = (
+        "/network-instances/network-instance[name=vpn-a]/protocols/protocol"
+        "[identifier=openconfig-policy-types:STATIC][name=STATIC]"
+    )
+    static = {"prefix": "10.2.2.0/24", "config": {"prefix": "10.2.2.0/24"}}
+    hop = {"index": "0", "config": {"index": "0", "next-hop": "169.254.0.300"}}
+    value = {
+        "identifier": "openconfig-policy-types:STATIC",
+        "name": "STATIC",
+        "config": {"identifier": "openconfig-policy-types:STATIC", "name": "STATIC"},
+        "static-routes": {"static": [{**static, "next-hops": {"next-hop": [hop]}}]},
+    }
+    with pytest.raises(grpc.RpcError) as refused:
+        await asyncio.to_thread(raw_set, openconfig_lab_device, path, value)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "169.254.0.300" in (refused.value.details() or "")
+    assert openconfig_lab_device.target.running_document() == {}

@@ -18,6 +18,7 @@ from intentloop_adapters.errors import PermanentDeviceError, TransientDeviceErro
 from intentloop_adapters.netconf import NetconfAdapter
 from intentloop_intents.device import DeviceConfigTree, Interface, Policer, SubInterface, Vlan, Vrf
 from intentloop_intents.device import xml as device_xml
+from intentloop_intents.device.model import StaticRoute
 from tests.adapters.netconf_fixtures import NetconfLabHandle, free_port
 
 pytestmark = pytest.mark.lab
@@ -221,18 +222,25 @@ def random_tree(rng: random.Random) -> DeviceConfigTree:
         for p in ("p1", "p2")
         if rng.random() < 0.5
     )
-    vrfs = tuple(Vrf(name=v, owners=owners()) for v in ("v1", "v2") if rng.random() < 0.5)
+    routes = [StaticRoute(prefix=f"10.{n}.0.0/16", next_hop=f"169.254.0.{n}") for n in range(3)]
+    vrfs = tuple(
+        Vrf(name=v, static_routes=tuple(rng.sample(routes, rng.randint(0, 3))), owners=owners())
+        for v in ("v1", "v2")
+        if rng.random() < 0.5
+    )
     subinterfaces = tuple(
         SubInterface(
             parent=parent,
             vlan_id=v,
-            vrf=rng.choice([None, *(x.name for x in vrfs)]),
+            vrf=vrf,
+            ipv4=rng.choice([None, f"10.{v}.0.1/24", "169.254.0.1/31"]) if vrf else None,
             policer=rng.choice([None, *(x.name for x in policers)]),
             owners=owners(),
         )
         for parent in ("eth1", "eth2")
         for v in (10, 20)
         if rng.random() < 0.3
+        for vrf in [rng.choice([None, *(x.name for x in vrfs)])]
     )
     return DeviceConfigTree(
         interfaces=interfaces,
@@ -347,6 +355,47 @@ def test_changed_nodes_are_named_the_way_gnmi_names_them(target: str, path: str)
                 )
             ),
             "rate-mbps",
+        ),
+        (
+            DeviceConfigTree.model_construct(
+                vrfs=(Vrf.model_construct(name="v", static_routes=(), owners=frozenset()),),
+                subinterfaces=(
+                    SubInterface.model_construct(
+                        parent="eth1", vlan_id=7, vrf="v", ipv4="10.1.1.1", owners=frozenset()
+                    ),
+                ),
+            ),
+            "ipv4",
+        ),
+        (
+            DeviceConfigTree.model_construct(
+                vrfs=(
+                    Vrf.model_construct(
+                        name="v",
+                        static_routes=(
+                            StaticRoute.model_construct(
+                                prefix="10.2.2.0/24", next_hop="169.254.0.300"
+                            ),
+                        ),
+                        owners=frozenset(),
+                    ),
+                )
+            ),
+            "next-hop",
+        ),
+        (
+            DeviceConfigTree.model_construct(
+                vrfs=(
+                    Vrf.model_construct(
+                        name="v",
+                        static_routes=(
+                            StaticRoute.model_construct(prefix="10.2.2.0/33", next_hop="1.1.1.1"),
+                        ),
+                        owners=frozenset(),
+                    ),
+                )
+            ),
+            "prefix",
         ),
     ],
 )
