@@ -11,9 +11,11 @@ that use it all agree without asking each other.
 - Interface names: the model's name (`core-<peer>`, `eth1`) when Linux accepts it (at most
   15 bytes, no `/`, `:` or spaces), else `if<index>`; the model name is kept as the
   interface's alias so `ip link` still shows it.
-- Underlay addresses: each link and each site port is a /31 in 169.254.0.0/16 (links in
-  169.254.0-63.x, sites in 169.254.64-127.x), used by the latency probes and by the VXLAN
-  headers that carry the VLANs of that one port.
+- Underlay addresses: each link and each site port is a /31 in 100.64.0.0/16 (links in
+  100.64.0-63.x, sites in 100.64.64-127.x; RFC 6598 space, the lab's "wires"), used by the
+  latency probes and by the VXLAN headers that carry the VLANs of that one port. Not
+  169.254/16: that is what the controller numbers an L3VPN's core links from, and the
+  lab's VRFs (routing tables, without VRF devices) share one local table with the wires.
 - Attachments: a number per link (1..2047) and per site port (2048..4095); a VLAN v on
   that port travels as VNI `attachment * 4096 + v`, unique per port like a tag is.
 """
@@ -66,14 +68,17 @@ def subinterface_name(parent_kernel: str, attachment: int, vlan: int) -> str:
     return name if len(name) <= IFNAMSIZ else f"a{attachment}.{vlan}"
 
 
+UNDERLAY_PREFIX = "100.64"
+
+
 def vni(attachment: int, vlan: int) -> int:
     return attachment * VNI_PER_ATTACHMENT + vlan
 
 
 def _address(block: int, index: int, end: int) -> str:
-    """The `end` (0 or 1) address of /31 number `index` in 169.254.`block`.0/18."""
+    """The `end` (0 or 1) address of /31 number `index` in 100.64.`block`.0/18."""
     third = block + index // 128
-    return f"169.254.{third}.{(index % 128) * 2 + end}"
+    return f"{UNDERLAY_PREFIX}.{third}.{(index % 128) * 2 + end}"
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def test_injected_delay_is_what_the_probes_measure(
             r for r in json.loads(lab_cli(lab.state_dir, "status", "--json").stdout)["links"]
         )
         if row["delay"] == "netem":  # the wire itself is slow: a ping sees both directions
-            rtt = _ping_rtt_ms(lab.router("b").netns, "169.254.0.3")
+            rtt = _ping_rtt_ms(lab.router("b").netns, "100.64.0.3")
             assert rtt >= 2 * 18.0
     finally:
         lab_cli(lab.state_dir, "link", "latency", "b", "c", "0")

@@ -64,8 +64,8 @@ def test_interface_names_linux_refuses_get_a_short_name_and_keep_the_model_name(
 
 def test_each_wire_is_a_31_and_every_port_has_its_own_attachment(plan: netplan.LabPlan) -> None:
     link = plan.links[0]
-    assert (link.a.address, link.b.address) == ("169.254.0.0", "169.254.0.1")
-    assert (link.a.peer_address, link.b.peer_address) == ("169.254.0.1", "169.254.0.0")
+    assert (link.a.address, link.b.address) == ("100.64.0.0", "100.64.0.1")
+    assert (link.a.peer_address, link.b.peer_address) == ("100.64.0.1", "100.64.0.0")
     site = plan.sites[1]
     assert site.router_end.peer_address == site.site_end.address
     attachments = [link.a.attachment] + [s.router_end.attachment for s in plan.sites]
