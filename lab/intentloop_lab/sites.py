@@ -9,6 +9,7 @@ router's end of the port. Give it an address and the site speaks plain IP over t
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 from intentloop_lab import netplan
@@ -21,13 +22,22 @@ def vlan_interface_name(site: SiteInfo, vlan: int) -> str:
     return f"{site.interface}.{vlan}"
 
 
+def vlan_mac(site: SiteInfo, vlan: int) -> str:
+    """The MAC address of the site's interface on `vlan`: the same every time it is made, as
+    a customer's router keeps its own (a routed service's provider edge caches it: a new
+    one each time would go unanswered until that cache entry expired)."""
+    digest = hashlib.sha256(f"{site.netns}/{vlan}".encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))  # locally administered, unicast
+
+
 def vlan_commands(site: SiteInfo, vlan: int, name: str | None = None) -> list[str]:
     """`ip -batch` lines (run in `site.netns`) that create and raise the site's VLAN `vlan`."""
     if not 1 <= vlan <= 4094:
         raise ValueError(f"vlan: {vlan} is not a VLAN id (1..4094)")
     device = name or vlan_interface_name(site, vlan)
     return [
-        f"link add {device} type vxlan id {netplan.vni(site.attachment, vlan)} "
+        f"link add {device} address {vlan_mac(site, vlan)} type vxlan "
+        f"id {netplan.vni(site.attachment, vlan)} "
         f"local {site.address} remote {site.router_address} dev {site.interface} "
         f"dstport {VXLAN_PORT} nolearning",
         f"link set dev {device} up",

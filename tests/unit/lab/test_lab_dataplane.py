@@ -184,6 +184,10 @@ def test_a_site_vlan_interface_meets_the_routers_sub_interface(plan: netplan.Lab
     )
     sub = router_side.subs["eth1.100"]
     assert f"id {sub.vni} local {sub.remote} remote {sub.local} dev port0 " in create
+    # the site keeps its MAC across re-creations (a provider edge caches it), one per VLAN
+    mac = sites.vlan_mac(site, 100)
+    assert f"address {mac} " in create and sites.vlan_commands(site, 100)[0] == create
+    assert sites.vlan_mac(site, 101) != mac and int(mac[:2], 16) & 0b11 == 0b10
     with pytest.raises(ValueError, match="not a VLAN id"):
         sites.vlan_commands(site, 4095)
 
