@@ -132,14 +132,20 @@ class Demo:
 
     def _failure_scene(self, lab: labstate.LabState) -> None:
         """Fail a link under services that can move, show alarms and re-paths, repair it."""
-        movable = [o for o in self._services() if not o["spec"].get("sliceRef")]
+        services = self._services()
+        movable = [o for o in services if not o["spec"].get("sliceRef")]
         counts: dict[str, int] = {}
         for o in movable:
             for link in o.get("status", {}).get("pathLinks", []):
                 counts[link] = counts.get(link, 0) + 1
         if not counts:
             return
-        link = max(sorted(counts), key=lambda k: counts[k])
+        bound: dict[str, int] = {}  # services a slice holds on the link: they would not move
+        for o in services:
+            if o["spec"].get("sliceRef"):
+                for link in o.get("status", {}).get("pathLinks", []):
+                    bound[link] = bound.get(link, 0) + 1
+        link = max(sorted(counts), key=lambda k: (-bound.get(k, 0), counts[k]))
         info = next(x for x in lab.links if x.name == link)
         self._render("topology-before.svg", "intentloop demo: before")
         moving = [o for o in movable if link in o.get("status", {}).get("pathLinks", [])]

@@ -42,12 +42,18 @@ def test_make_demo_realises_the_examples_fails_a_link_and_demo_down_removes_it(
         services = [
             line for line in up.stdout.splitlines() if "networkservice.intentloop.io/" in line
         ]
-        assert len(services) == 3 and all(" Ready " in s for s in services), log
+        assert len(services) == 4 and all(" Ready " in s for s in services), log
         assert "linkDown" in up.stdout and "serviceImpacted" in up.stdout, log
         # proven by traffic: each service's sites reach each other and carry a UDP stream,
         # and the failure shows as a gap that ends
         said = up.stdout + up.stderr
-        for name in ("tenant-a/camera-uplink", "tenant-a/robots-control", "tenant-b/branch-link"):
+        examples = (
+            "tenant-a/camera-uplink",
+            "tenant-a/robots-control",
+            "tenant-b/branch-link",
+            "tenant-b/branch-vpn",  # an l3vpn: its sites route through their gateways
+        )
+        for name in examples:
             line = next((x for x in said.splitlines() if x.strip().startswith(f"{name} (")), "")
             assert ": ping 3/3" in line and "Mbps offered" in line, line or log
         gaps = [x for x in said.splitlines() if ": traffic gap " in x]

@@ -88,8 +88,11 @@ def test_the_examples_become_ready_and_are_on_the_devices(
         for end in d["spec"]["endpoints"]:
             vlan = vlans[(end["device"], end["interface"])]
             assert f"{end['interface']}.{vlan}" in _subinterfaces(lab, end["device"], obj)
-        # Every device on the path carries the service; no device off the path does.
-        path = obj["status"]["path"]
+        # Every device on the path carries the service; no device off the path does (an
+        # l3vpn's path is its first route: its links name every device of every route).
+        path = set(obj["status"]["path"])
+        ends = {link.name: (link.a, link.b) for link in lab.state.links}
+        path |= {d for name in obj["status"]["pathLinks"] for d in ends[name]}
         for router in (r.name for r in lab.state.routers):
             on_device = bool(_subinterfaces(lab, router, obj))
             assert on_device == (router in path), (router, path)
