@@ -45,6 +45,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.networking.connect_timeout = 10
     settings.queueing.error_delays = (1, 2, 5, 10, 20, 30)
+    # A deleted Device waits for its probe timer to stop; when a probe is in flight, kopf
+    # looks again only after this long (its default, 60 s, kept deleted devices for a minute).
+    settings.background.cancellation_polling = 2
     # HA: a replica that stops refreshing its peering record is considered gone after this
     # long, and a standby takes over (kopf's default is 60 s).
     settings.peering.lifetime = PEERING_LIFETIME_S

@@ -96,7 +96,10 @@ async def device_event(type: str, name: str, body: kopf.Body, memo: kopf.Memo, *
         metrics.FRESHNESS.forget(name)  # a gone device is not a stale one
         rt.waiting.nudge()
     else:
-        metrics.FRESHNESS.track(name)
+        if body.metadata.get("deletionTimestamp"):
+            metrics.FRESHNESS.forget(name)  # on its way out: its checks have stopped
+        else:
+            metrics.FRESHNESS.track(name)
         before = rt.devices.get(name)
         rt.upsert_device(name, dict(body.spec), dict(body.status))
         if before != rt.devices.get(name):  # new, or its spec changed
