@@ -22,6 +22,7 @@ import yaml
 
 from intentloop_lab import traffic
 from intentloop_lab.traffic import Attachment, Endpoint
+from intentloop_lab.traffic_gap import GapStream
 from tests.e2e.conftest import REPO, AssignPorts, Cluster, Lab, Operator, wait_for
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
@@ -104,7 +105,7 @@ def test_every_site_of_an_l3vpn_reaches_every_other_and_no_site_outside_it(
     vpn_a = _vpn(
         namespace,
         "vpn",
-        {"r1/eth2": "10.61.1.1/24", "r3/eth2": "10.61.3.1/24", "r6/eth2": "10.61.6.1/24"},
+        {"r1/eth2": "10.61.1.1/24", "r3/eth1": "10.61.3.1/24", "r6/eth1": "10.61.6.1/24"},
         vlan_a,
     )
     vpn_b = _vpn(tenant_b, "vpn", {"r1/eth1": "10.61.1.1/24", "r4/eth1": "10.61.4.1/24"}, vlan_b)
@@ -114,7 +115,7 @@ def test_every_site_of_an_l3vpn_reaches_every_other_and_no_site_outside_it(
             traffic.attach_routed(_sites(lab, vpn_b)) as ends_b,
         ):
             assert _isolated(ends_a[0], ends_a[1].ip), "A's sites reach each other already"
-            assign_ports(namespace, [("r1", "eth2"), ("r3", "eth2"), ("r6", "eth2")])
+            assign_ports(namespace, [("r1", "eth2"), ("r3", "eth1"), ("r6", "eth1")])
             assign_ports(tenant_b, [("r1", "eth1"), ("r4", "eth1")])
             cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([vpn_a, vpn_b]))
             ready = _ready(cluster, operator, namespace, "vpn")
@@ -195,3 +196,54 @@ def _delete(cluster: Cluster, namespace: str) -> None:
         if exc.status != 404:
             raise
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_a_link_down_under_an_l3vpn_moves_it_and_its_sites_reach_again(
+    cluster: Cluster,
+    lab: Lab,
+    operator: Operator,
+    namespace: str,
+    record_property: Any,
+    assign_ports: AssignPorts,
+) -> None:
+    vpn = _vpn(
+        namespace,
+        "moves",
+        {"r2/eth2": "10.62.2.1/24", "r5/eth2": "10.62.5.1/24"},
+        random.choice(VLANS),
+    )
+    assign_ports(namespace, [("r2", "eth2"), ("r5", "eth2")])
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(vpn))
+    links = _ready(cluster, operator, namespace, "moves")["status"]["pathLinks"]
+    failed = next(x for x in lab.state.links if x.name == links[0])
+
+    def moved() -> bool:
+        obj = cluster.custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "networkservices", "moves"
+        )
+        status = obj.get("status", {})
+        return status.get("phase") == "Ready" and failed.name not in status.get("pathLinks", [])
+
+    with traffic.attach_routed(_sites(lab, vpn)) as (a, b):
+        wait_for(lambda: _reaches(a, b), timeout=30, what="the VPN carries")
+        stream = GapStream(a, b, pps=1000, max_seconds=120)
+        stream.start()
+        try:
+            lab.link(failed.a, failed.b, up=False)
+            try:
+                wait_for(
+                    moved,
+                    timeout=60,
+                    what=f"re-path off {failed.name}",
+                    on_fail=lambda: operator.log.read_text()[-3000:],
+                )
+                wait_for(lambda: _reaches(a, b), timeout=30, what="traffic on the new routes")
+                result = stream.stop()
+            finally:
+                lab.link(failed.a, failed.b, up=True)
+        finally:
+            stream.__exit__(None, None, None)
+    record_property("traffic_gap_ms", round(result.gap_ms))
+    print(f"\nl3vpn, link {failed.name} down: {result.summary()}")
+    assert result.gap_lost > 0, "a link of the VPN failed, yet no packet was lost"
+    assert result.restored, result.summary()

@@ -80,6 +80,7 @@ def test_the_pieces_block_brings_everything_up_and_fails_a_link(tmp_path: Path) 
     assert "# NetworkService tenant-a/camera-uplink: Planned" in out.stdout, log
     assert "## r2" in out.stdout and "## r5" in out.stdout, log  # what each end would get
     assert len(traffic) == 3 and "delivered" in out.stdout and "gap" in out.stdout, log
+    assert "ping r3/eth2 vlan 310 -> r6/eth2 vlan 310: 5/5 replies" in out.stdout, log  # l3vpn
     whatif_out = out.stdout.split("# if down: link r1-r4", 1)
     assert len(whatif_out) == 2, log
     assert "tenant-a/robots-control" in whatif_out[1], log  # r1-r4 carries it

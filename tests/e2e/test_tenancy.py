@@ -21,7 +21,8 @@ from tests.e2e.conftest import (
 )
 
 GROUP, VERSION = "intentloop.io", "v1alpha1"
-B_PORTS = [("r3", "eth2"), ("r6", "eth2")]
+# ports no example intent uses: a test taking them over moves nothing else
+B_PORTS = [("r3", "eth1"), ("r6", "eth1")]
 
 
 def _obj(kind: str, ns: str, name: str, **spec: Any) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
     )
     ready = _condition(obj, "Ready")
     assert ready["status"] == "False"
-    assert f"r3/eth2, r6/eth2 are not assigned to namespace {namespace}" in ready["message"]
+    assert f"r3/eth1, r6/eth1 are not assigned to namespace {namespace}" in ready["message"]
     assert other not in yaml.safe_dump(obj)  # who holds the ports is not said
     assert not _owned_anywhere(lab, f"{namespace}/grab")  # nothing reached any device
     allocations = cluster.custom.list_cluster_custom_object(GROUP, VERSION, "allocations")
@@ -156,7 +157,7 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
         what="the dry run's answer",
     )
     assert planned["status"]["phase"] == "Failed", planned["status"]  # refused like the real one
-    assert "r3/eth2, r6/eth2 are not assigned" in planned["status"]["message"]
+    assert "r3/eth1, r6/eth1 are not assigned" in planned["status"]["message"]
     assert other not in yaml.safe_dump(planned) and not planned["status"].get("devices")
 
     assign_ports(namespace, B_PORTS)  # the platform team gives the ports to this tenant
@@ -185,8 +186,8 @@ def test_a_service_on_another_tenants_port_is_refused_then_converges_once_assign
     )
     assert _condition(obj, "Degraded")["status"] == "True"
     assert _condition(obj, "Ready")["status"] == "True"
-    assert "r3/eth2 is not assigned" in _condition(obj, "Degraded")["message"]
-    assert f"eth2.{vlans[('r3', 'eth2')]}" in {
+    assert "r3/eth1 is not assigned" in _condition(obj, "Degraded")["message"]
+    assert f"eth1.{vlans[('r3', 'eth1')]}" in {
         s.name for s in running_config(lab, "r3").subinterfaces
     }
     assign_ports(namespace, B_PORTS[:1])
@@ -237,7 +238,7 @@ def test_a_dedicated_slice_on_another_tenants_port_is_refused_then_admitted_and_
     )
     assert obj["status"]["phase"] == "Rejected"
     assert f"not assigned to namespace {namespace}" in obj["status"]["reason"]
-    assert "r3/eth2" in obj["status"]["reason"] and other not in yaml.safe_dump(obj)
+    assert "r3/eth1" in obj["status"]["reason"] and other not in yaml.safe_dump(obj)
     assert not obj["status"].get("reserved")
 
     assign_ports(namespace, B_PORTS)

@@ -305,7 +305,7 @@ def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
     assign_ports: AssignPorts,
 ) -> None:
     vlan = _vlan()
-    svc = _service(namespace, "drift", "r3/eth2", "r5/eth2", vlan=vlan, mbps=5)
+    svc = _service(namespace, "drift", "r3/eth1", "r5/eth2", vlan=vlan, mbps=5)
     assign_ports(namespace, _ports(svc))
     _apply(cluster, svc)
     _ready(cluster, operator, namespace, "drift")
@@ -315,7 +315,7 @@ def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
         stream = GapStream(a, b, pps=1000, max_seconds=120)
         stream.start()
         try:
-            _delete_subinterface_by_hand(lab, "r3", "eth2", vlan)
+            _delete_subinterface_by_hand(lab, "r3", "eth1", vlan)
             wait_for(
                 lambda: _repairs(cluster, "r3") > repairs,
                 timeout=60,
@@ -327,7 +327,7 @@ def test_a_sub_interface_deleted_by_hand_breaks_traffic_until_repaired(
         finally:
             stream.__exit__(None, None, None)
     record_property("drift_gap_ms", round(result.gap_ms))
-    print(f"\nsub-interface eth2.{vlan} deleted on r3 by hand: {result.summary()}")
+    print(f"\nsub-interface eth1.{vlan} deleted on r3 by hand: {result.summary()}")
     assert result.gap_lost > 0, "the hand change did not interrupt the traffic"
     assert result.restored, result.summary()
 
