@@ -240,6 +240,9 @@ def test_a_dedicated_slice_on_another_tenants_port_is_refused_then_admitted_and_
     assert f"not assigned to namespace {namespace}" in obj["status"]["reason"]
     assert "r3/eth1" in obj["status"]["reason"] and other not in yaml.safe_dump(obj)
     assert not obj["status"].get("reserved")
+    # what every link carries without the slice: another intent's reservations on a link
+    # (the examples', in a full run) must not pass for the slice's
+    baseline = {link.name: _reserved(cluster, link.name) for link in lab.state.links}
 
     assign_ports(namespace, B_PORTS)
     obj = wait_for(
@@ -255,9 +258,10 @@ def test_a_dedicated_slice_on_another_tenants_port_is_refused_then_admitted_and_
     # `kubectl get lnk` RESERVED counts the slice's reservation on each of its links
     held = {
         link: wait_for(
-            lambda link=link: (v := _reserved(cluster, link)) >= 777 and v,
+            lambda link=link: (v := _reserved(cluster, link)) >= baseline[link] + 777 and v,
             timeout=30,
-            what=f"link {link} showing the slice's 777 Mbps",
+            what=f"link {link} showing the slice's 777 Mbps (it held {baseline[link]} before)",
+            on_fail=lambda link=link: f"now {_reserved(cluster, link)}",
         )
         for link in links
     }
